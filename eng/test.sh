@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Full set-up + all tests. Prints exactly one final line: "N passed, N failed".
+# Exit code is non-zero if any test project failed, any test failed, or no test ran.
+#
+# Optional: TEST_FILTER="..." is passed to `dotnet test --filter`.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+RESULTS_DIR=artifacts/test-results
+
+bash eng/install-peers.sh haproxy
+dotnet restore ProxyKestrel.sln
+dotnet build ProxyKestrel.sln -c Release --no-restore
+
+rm -rf "$RESULTS_DIR"
+mkdir -p "$RESULTS_DIR"
+
+filter_args=()
+if [[ -n "${TEST_FILTER:-}" ]]; then
+  filter_args=(--filter "$TEST_FILTER")
+fi
+
+shopt -s nullglob
+projects=(tests/*/*.Tests.csproj)
+shopt -u nullglob
+
+failed_projects=()
+for proj in "${projects[@]}"; do
+  name="$(basename "$proj" .csproj)"
+  echo "==> dotnet test $proj"
+  if ! dotnet test "$proj" -c Release --no-build \
+      --logger "trx;LogFileName=${name}.trx" \
+      --results-directory "$RESULTS_DIR" \
+      "${filter_args[@]}"; then
+    failed_projects+=("$name")
+  fi
+done
+
+# Sum <Counters passed="N" failed="N" .../> over every TRX file.
+passed=0
+failed=0
+read -r passed failed < <(python3 - "$RESULTS_DIR" <<'PY'
+import glob, os, re, sys
+passed = failed = 0
+for path in glob.glob(os.path.join(sys.argv[1], "**", "*.trx"), recursive=True):
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        text = f.read()
+    m = re.search(r"<Counters\b[^>]*>", text)
+    if not m:
+        continue
+    tag = m.group(0)
+    def attr(n):
+        a = re.search(r'\b' + n + r'="(\d+)"', tag)
+        return int(a.group(1)) if a else 0
+    passed += attr("passed")
+    failed += attr("failed") + attr("error") + attr("timeout") + attr("aborted")
+print(passed, failed)
+PY
+) || true
+passed=${passed:-0}
+failed=${failed:-0}
+
+echo "TRX files: $(pwd)/$RESULTS_DIR"
+if [[ ${#failed_projects[@]} -gt 0 ]]; then
+  echo "Failing test projects: ${failed_projects[*]}"
+fi
+if [[ ${#projects[@]} -eq 0 ]]; then
+  echo "No test projects found under tests/."
+elif [[ $((passed + failed)) -eq 0 ]]; then
+  echo "No tests ran."
+fi
+
+echo "${passed} passed, ${failed} failed"
+
+if [[ ${#failed_projects[@]} -gt 0 || $failed -gt 0 || $((passed + failed)) -eq 0 ]]; then
+  exit 1
+fi
