@@ -27,7 +27,8 @@ fi
 
 missing=()
 for pkg in "${PEERS[@]}"; do
-  if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+  # "dpkg -s" succeeds for removed packages whose config files remain: ask for the installed state.
+  if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" != "install ok installed" ]]; then
     missing+=("$pkg")
   fi
 done

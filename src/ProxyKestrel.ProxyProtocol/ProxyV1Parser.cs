@@ -5,6 +5,9 @@ namespace ProxyKestrel.ProxyProtocol;
 /// <summary>The v1 text line: <c>PROXY TCP4|TCP6 src dst sport dport\r\n</c> or <c>PROXY UNKNOWN[ anything]\r\n</c>.</summary>
 internal static class ProxyV1Parser
 {
+    // The bytes a TCP4/TCP6 line may hold between the keyword and the CRLF: space, '.', ':' and ASCII hex digits.
+    private static readonly SearchValues<byte> TcpLineCharacters = SearchValues.Create(" .:0123456789ABCDEFabcdef"u8);
+
     private enum Protocol
     {
         Incomplete,
@@ -54,12 +57,32 @@ internal static class ProxyV1Parser
         }
 
         byte delimiter = line[afterToken];
-        bool tcp = protocol != Protocol.Unknown;
-
-        // Find the CRLF, checking characters as we go so garbage is refused without waiting for more bytes.
-        int cr = -1;
-        for (int i = afterToken; i < line.Length; i++)
+        if (delimiter is not ((byte)' ' or (byte)'\r' or (byte)'\n'))
         {
+            // The keyword goes on ("TCP44", "UNKNOWNX"): refuse it now rather than after the CRLF.
+            return ProxyHeaderParser.Fail(ProxyParseError.V1UnknownProtocol, out error);
+        }
+
+        bool tcp = protocol != Protocol.Unknown;
+        if (protocol == Protocol.Tcp4
+            && TryParseWellFormedTcp4(line, afterToken, out uint fastSource, out uint fastDestination, out ushort fastSourcePort, out ushort fastDestinationPort, out int fastLength))
+        {
+            header = new ProxyHeader(
+                ProxyProtocolVersion.V1, ProxyCommand.Proxy, ProxyAddressFamily.InterNetwork, ProxyTransport.Stream,
+                fastLength, fastSource, fastDestination, fastSourcePort, fastDestinationPort, buffer.Slice(0, fastLength), 0);
+            error = ProxyParseError.None;
+            return ProxyParseStatus.Complete;
+        }
+
+        // Find the CRLF, checking characters as we go so garbage is refused without waiting for more bytes. For
+        // TCP lines the first byte outside the allowed set is the CR, a stray LF or a bad character; for UNKNOWN
+        // only CR and LF stop the scan (both searches are vectorized).
+        ReadOnlySpan<byte> rest = line[afterToken..];
+        int stop = tcp ? rest.IndexOfAnyExcept(TcpLineCharacters) : rest.IndexOfAny((byte)'\r', (byte)'\n');
+        int cr = -1;
+        if (stop >= 0)
+        {
+            int i = afterToken + stop;
             byte c = line[i];
             if (c == (byte)'\r')
             {
@@ -77,16 +100,14 @@ internal static class ProxyV1Parser
                 }
 
                 cr = i;
-                break;
             }
-
-            if (c == (byte)'\n')
+            else if (c == (byte)'\n')
             {
                 return ProxyHeaderParser.Fail(ProxyParseError.V1BadLineEnding, out error);
             }
-
-            if (tcp && !IsTcpLineCharacter(c))
+            else
             {
+                // Only reachable for TCP lines: any other byte outside " .:" and ASCII hex digits.
                 return ProxyHeaderParser.Fail(ProxyParseError.V1UnexpectedCharacter, out error);
             }
         }
@@ -102,11 +123,6 @@ internal static class ProxyV1Parser
         if (protocol == Protocol.Unknown)
         {
             // "PROXY UNKNOWN\r\n", or "PROXY UNKNOWN " followed by anything the receiver must ignore.
-            if (delimiter != (byte)' ' && delimiter != (byte)'\r')
-            {
-                return ProxyHeaderParser.Fail(ProxyParseError.V1UnknownProtocol, out error);
-            }
-
             header = new ProxyHeader(
                 ProxyProtocolVersion.V1, ProxyCommand.Proxy, ProxyAddressFamily.Unspecified, ProxyTransport.Unspecified,
                 length, 0, 0, 0, 0, buffer.Slice(0, length), 0);
@@ -182,6 +198,97 @@ internal static class ProxyV1Parser
         return ProxyParseStatus.Complete;
     }
 
+    // Fast path: one pass over a well-formed " a.b.c.d a.b.c.d sport dport\r\n" starting at the delimiter after "TCP4".
+    // It accepts only lines the general path accepts, with the same values; anything else (every error, every
+    // incomplete line) returns false and the general path decides, so the outcome never differs.
+    private static bool TryParseWellFormedTcp4(
+        ReadOnlySpan<byte> line,
+        int position,
+        out uint source,
+        out uint destination,
+        out ushort sourcePort,
+        out ushort destinationPort,
+        out int length)
+    {
+        int i = position;
+        source = 0;
+        destination = 0;
+        sourcePort = 0;
+        destinationPort = 0;
+        length = 0;
+        if (!TrySkip(line, ref i, (byte)' ')
+            || !TryReadIPv4(line, ref i, out source)
+            || !TrySkip(line, ref i, (byte)' ')
+            || !TryReadIPv4(line, ref i, out destination)
+            || !TrySkip(line, ref i, (byte)' ')
+            || !TryReadDecimal(line, ref i, 5, out int sport) || sport > ushort.MaxValue
+            || !TrySkip(line, ref i, (byte)' ')
+            || !TryReadDecimal(line, ref i, 5, out int dport) || dport > ushort.MaxValue
+            || !TrySkip(line, ref i, (byte)'\r')
+            || !TrySkip(line, ref i, (byte)'\n'))
+        {
+            return false;
+        }
+
+        sourcePort = (ushort)sport;
+        destinationPort = (ushort)dport;
+        length = i;
+        return true;
+    }
+
+    private static bool TrySkip(ReadOnlySpan<byte> line, ref int i, byte expected)
+    {
+        if ((uint)i >= (uint)line.Length || line[i] != expected)
+        {
+            return false;
+        }
+
+        i++;
+        return true;
+    }
+
+    private static bool TryReadIPv4(ReadOnlySpan<byte> line, ref int i, out uint value)
+    {
+        value = 0;
+        for (int octet = 0; octet < 4; octet++)
+        {
+            if ((octet > 0 && !TrySkip(line, ref i, (byte)'.')) || !TryReadDecimal(line, ref i, 3, out int v) || v > 255)
+            {
+                return false;
+            }
+
+            value = (value << 8) | (uint)v;
+        }
+
+        return true;
+    }
+
+    // 1 to maxDigits ASCII digits without a leading zero ("0" itself is fine).
+    private static bool TryReadDecimal(ReadOnlySpan<byte> line, ref int i, int maxDigits, out int value)
+    {
+        value = 0;
+        int start = i;
+        while ((uint)i < (uint)line.Length)
+        {
+            uint digit = (uint)(line[i] - '0');
+            if (digit > 9)
+            {
+                break;
+            }
+
+            if (i - start == maxDigits)
+            {
+                return false;
+            }
+
+            value = (value * 10) + (int)digit;
+            i++;
+        }
+
+        int digits = i - start;
+        return digits > 0 && (digits == 1 || line[start] != (byte)'0');
+    }
+
     private static bool SplitField(ref ReadOnlySpan<byte> rest, out ReadOnlySpan<byte> field)
     {
         int space = rest.IndexOf((byte)' ');
@@ -199,6 +306,13 @@ internal static class ProxyV1Parser
 
     private static Protocol ReadProtocol(ReadOnlySpan<byte> rest, out int tokenLength)
     {
+        // The common case first: a whole TCP4 or TCP6 keyword (the generic matching below gives the same answer).
+        if (rest.Length >= 4 && rest[..3].SequenceEqual("TCP"u8) && (rest[3] == (byte)'4' || rest[3] == (byte)'6'))
+        {
+            tokenLength = 4;
+            return rest[3] == (byte)'4' ? Protocol.Tcp4 : Protocol.Tcp6;
+        }
+
         // Compare what has arrived with each keyword; decide as soon as the bytes rule all of them out.
         tokenLength = 0;
         Protocol result = Protocol.Invalid;
@@ -234,7 +348,4 @@ internal static class ProxyV1Parser
 
         return true;
     }
-
-    private static bool IsTcpLineCharacter(byte c) =>
-        c == (byte)' ' || c == (byte)'.' || c == (byte)':' || char.IsAsciiHexDigit((char)c);
 }

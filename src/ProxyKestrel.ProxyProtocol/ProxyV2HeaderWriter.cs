@@ -120,8 +120,14 @@ public ref struct ProxyV2HeaderWriter
         return writer;
     }
 
-    /// <summary>Adds a TLV of any type.</summary>
+    /// <summary>Adds a TLV of any type. Not allowed while an SSL TLV is open (use <see cref="AddSslSubTlv(ProxyTlvType, ReadOnlySpan{byte})"/>).</summary>
     public void AddTlv(byte type, scoped ReadOnlySpan<byte> value)
+    {
+        ThrowIfSslOpen();
+        WriteTlv(type, value);
+    }
+
+    private void WriteTlv(byte type, scoped ReadOnlySpan<byte> value)
     {
         if (value.Length > ushort.MaxValue)
         {
@@ -144,7 +150,11 @@ public ref struct ProxyV2HeaderWriter
     public void AddAuthority(scoped ReadOnlySpan<byte> hostName) => AddTlv(ProxyTlvType.Authority, hostName);
 
     /// <summary>Adds PP2_TYPE_AUTHORITY, encoding <paramref name="hostName"/> as UTF-8 in place.</summary>
-    public void AddAuthority(string hostName) => AddUtf8(ProxyTlvType.Authority, hostName);
+    public void AddAuthority(string hostName)
+    {
+        ThrowIfSslOpen();
+        AddUtf8(ProxyTlvType.Authority, hostName);
+    }
 
     /// <summary>Adds PP2_TYPE_UNIQUE_ID (at most 128 bytes).</summary>
     public void AddUniqueId(scoped ReadOnlySpan<byte> id)
@@ -163,6 +173,7 @@ public ref struct ProxyV2HeaderWriter
     /// <summary>Adds a PP2_TYPE_NOOP of <paramref name="valueLength"/> zero bytes (padding).</summary>
     public void AddNoop(int valueLength)
     {
+        ThrowIfSslOpen();
         ArgumentOutOfRangeException.ThrowIfNegative(valueLength);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(valueLength, ushort.MaxValue);
         Span<byte> tlv = Reserve(3 + valueLength);
@@ -174,6 +185,12 @@ public ref struct ProxyV2HeaderWriter
     /// <summary>Adds the AWS VPC endpoint id TLV (0xEA, subtype 0x01).</summary>
     public void AddAwsVpcEndpointId(scoped ReadOnlySpan<byte> endpointId)
     {
+        ThrowIfSslOpen();
+        if (endpointId.Length > ushort.MaxValue - 1)
+        {
+            throw new ArgumentException("A TLV value holds at most 65535 bytes, subtype included.", nameof(endpointId));
+        }
+
         Span<byte> tlv = Reserve(4 + endpointId.Length);
         tlv[0] = (byte)ProxyTlvType.Aws;
         BinaryPrimitives.WriteUInt16BigEndian(tlv[1..], (ushort)(1 + endpointId.Length));
@@ -201,6 +218,7 @@ public ref struct ProxyV2HeaderWriter
     /// <summary>Reserves a PP2_TYPE_CRC32C TLV; <see cref="Complete"/> computes the checksum over the whole header.</summary>
     public void AddCrc32C()
     {
+        ThrowIfSslOpen();
         if (_crcOffset >= 0)
         {
             throw new InvalidOperationException("The header already has a CRC32C TLV.");
@@ -237,7 +255,7 @@ public ref struct ProxyV2HeaderWriter
             throw new InvalidOperationException("Call BeginSsl first.");
         }
 
-        AddTlv((byte)subType, value);
+        WriteTlv((byte)subType, value);
     }
 
     /// <summary>Adds a sub-TLV to the open SSL TLV, encoding <paramref name="value"/> as UTF-8 in place.</summary>
@@ -355,6 +373,14 @@ public ref struct ProxyV2HeaderWriter
         free[0] = (byte)type;
         BinaryPrimitives.WriteUInt16BigEndian(free[1..], (ushort)written);
         _position += 3 + written;
+    }
+
+    private readonly void ThrowIfSslOpen()
+    {
+        if (_sslStart >= 0)
+        {
+            throw new InvalidOperationException("An SSL TLV is open: add sub-TLVs with AddSslSubTlv, or call EndSsl first.");
+        }
     }
 
     private Span<byte> Reserve(int count)
