@@ -1,0 +1,154 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using ProxyKestrel.ProxyProtocol;
+
+namespace ProxyKestrel.AspNetCore;
+
+/// <summary>
+/// Reads the PROXY header at the start of each connection, before TLS and HTTP, and replaces the connection's
+/// endpoints with the ones it carries. Nothing is passed on before a complete, valid header; a bad header, a
+/// timeout or an untrusted sender closes the connection without writing to it.
+/// </summary>
+internal sealed class ProxyProtocolConnectionMiddleware
+{
+    private readonly ConnectionDelegate _next;
+    private readonly ProxyProtocolSettings _settings;
+    private readonly ILogger _logger;
+    private readonly ProxyProtocolMetrics _metrics;
+    private readonly TimeProvider _timeProvider;
+
+    public ProxyProtocolConnectionMiddleware(
+        ConnectionDelegate next,
+        ProxyProtocolSettings settings,
+        ILogger logger,
+        ProxyProtocolMetrics metrics,
+        TimeProvider timeProvider)
+    {
+        _next = next;
+        _settings = settings;
+        _logger = logger;
+        _metrics = metrics;
+        _timeProvider = timeProvider;
+    }
+
+    public async Task OnConnectionAsync(ConnectionContext context)
+    {
+        if (!_settings.IsTrusted(context.RemoteEndPoint))
+        {
+            if (_settings.UntrustedPeers == UntrustedPeerBehavior.Passthrough)
+            {
+                ProxyProtocolLog.UntrustedPeerPassthrough(_logger, context.ConnectionId, context.RemoteEndPoint);
+                _metrics.Passthrough("untrusted_peer");
+                await _next(context).ConfigureAwait(false);
+                return;
+            }
+
+            ProxyProtocolLog.UntrustedPeerRejected(_logger, context.ConnectionId, context.RemoteEndPoint);
+            _metrics.Rejected("untrusted_peer", TimeSpan.Zero);
+            context.Abort(new ConnectionAbortedException("The peer is not in ProxyProtocol:TrustedNetworks."));
+            return;
+        }
+
+        long started = _timeProvider.GetTimestamp();
+        HeaderOutcome outcome = await ReadHeaderAsync(context, started).ConfigureAwait(false);
+        if (outcome == HeaderOutcome.Rejected)
+        {
+            context.Abort(new ConnectionAbortedException("Invalid or missing PROXY protocol header."));
+            return;
+        }
+
+        await _next(context).ConfigureAwait(false);
+    }
+
+    private async Task<HeaderOutcome> ReadHeaderAsync(ConnectionContext context, long started)
+    {
+        PipeReader input = context.Transport.Input;
+        using var timeout = new CancellationTokenSource(_settings.HeaderTimeout, _timeProvider);
+        using CancellationTokenRegistration closed = context.ConnectionClosed.Register(
+            static state => ((CancellationTokenSource)state!).Cancel(), timeout);
+        long received = 0;
+        while (true)
+        {
+            ReadResult read;
+            try
+            {
+                read = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                if (context.ConnectionClosed.IsCancellationRequested)
+                {
+                    ProxyProtocolLog.ClosedBeforeHeader(_logger, context.ConnectionId, context.RemoteEndPoint, received);
+                    _metrics.Rejected("closed_before_header", _timeProvider.GetElapsedTime(started));
+                }
+                else
+                {
+                    ProxyProtocolLog.HeaderTimeout(_logger, context.ConnectionId, context.RemoteEndPoint, _settings.HeaderTimeout, received);
+                    _metrics.Rejected("timeout", _timeProvider.GetElapsedTime(started));
+                }
+
+                return HeaderOutcome.Rejected;
+            }
+
+            ReadOnlySequence<byte> buffer = read.Buffer;
+            received = buffer.Length;
+            ProxyParseStatus status = ProxyHeaderParser.Parse(buffer, _settings.ParserOptions, out ProxyHeader header, out ProxyParseError error);
+            switch (status)
+            {
+                case ProxyParseStatus.Complete:
+                    Accept(context, header, started);
+                    input.AdvanceTo(buffer.GetPosition(header.Length));
+                    return HeaderOutcome.Accepted;
+
+                case ProxyParseStatus.Invalid when error == ProxyParseError.NotProxyProtocol && _settings.Mode == ProxyProtocolMode.Optional:
+                    // Optional mode: the first bytes cannot start a header, so there is none. Consume nothing.
+                    input.AdvanceTo(buffer.Start);
+                    ProxyProtocolLog.NoHeaderOptional(_logger, context.ConnectionId, context.RemoteEndPoint);
+                    _metrics.Passthrough("no_header");
+                    return HeaderOutcome.NoHeader;
+
+                case ProxyParseStatus.Invalid:
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    ProxyProtocolLog.HeaderRejected(_logger, context.ConnectionId, context.RemoteEndPoint, error.Describe());
+                    _metrics.Rejected(ErrorType(error), _timeProvider.GetElapsedTime(started));
+                    return HeaderOutcome.Rejected;
+
+                default:
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    if (read.IsCompleted || read.IsCanceled)
+                    {
+                        ProxyProtocolLog.ClosedBeforeHeader(_logger, context.ConnectionId, context.RemoteEndPoint, received);
+                        _metrics.Rejected("closed_before_header", _timeProvider.GetElapsedTime(started));
+                        return HeaderOutcome.Rejected;
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private void Accept(ConnectionContext context, in ProxyHeader header, long started)
+    {
+        var feature = new ProxyProtocolFeature(header, context.RemoteEndPoint, context.LocalEndPoint);
+        context.Features.Set<IProxyProtocolFeature>(feature);
+        if (header.HasIPEndPoints)
+        {
+            context.RemoteEndPoint = feature.Source;
+            context.LocalEndPoint = feature.Destination;
+        }
+
+        ProxyProtocolLog.HeaderAccepted(_logger, context.ConnectionId, (int)header.Version, feature.ProxyEndPoint, context.RemoteEndPoint, context.LocalEndPoint);
+        _metrics.Accepted((int)header.Version, header.Command == ProxyCommand.Proxy ? "proxy" : "local", _timeProvider.GetElapsedTime(started));
+    }
+
+    private static string ErrorType(ProxyParseError error) => error.ToString();
+
+    private enum HeaderOutcome
+    {
+        Accepted,
+        NoHeader,
+        Rejected,
+    }
+}

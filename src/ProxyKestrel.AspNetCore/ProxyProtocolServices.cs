@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace ProxyKestrel.AspNetCore;
+
+/// <summary>Resolves options, settings and metrics whether or not <c>AddProxyProtocol()</c> was called.</summary>
+internal static class ProxyProtocolServices
+{
+    private static readonly Lazy<ProxyProtocolMetrics> FallbackMetrics = new(() => new ProxyProtocolMetrics(null));
+
+    /// <summary>
+    /// The application's options (from <c>AddProxyProtocol</c>, or bound from the <c>ProxyProtocol</c> section of
+    /// <see cref="IConfiguration"/>), then <paramref name="configure"/>; validated, with every error in the exception.
+    /// </summary>
+    public static ProxyProtocolSettings ResolveSettings(IServiceProvider services, Action<ProxyProtocolOptions>? configure)
+    {
+        ProxyProtocolOptions options;
+        if (services.GetService<ProxyProtocolMarker>() is not null)
+        {
+            // Validation (binding errors included) runs here and throws OptionsValidationException.
+            options = services.GetRequiredService<IOptions<ProxyProtocolOptions>>().Value.Clone();
+        }
+        else
+        {
+            options = new ProxyProtocolOptions();
+            if (services.GetService<IConfiguration>() is { } configuration)
+            {
+                var errors = new List<string>();
+                ProxyProtocolOptionsBinder.Bind(configuration.GetSection(ProxyProtocolOptions.SectionName), options, errors);
+                if (errors.Count > 0)
+                {
+                    ProxyProtocolOptionsValidator.Validate(options, ProxyProtocolOptions.SectionName, errors);
+                    throw new OptionsValidationException(ProxyProtocolOptions.SectionName, typeof(ProxyProtocolOptions), errors);
+                }
+            }
+        }
+
+        configure?.Invoke(options);
+        return ProxyProtocolSettings.Create(options, ProxyProtocolOptions.SectionName);
+    }
+
+    public static ProxyProtocolMetrics GetMetrics(IServiceProvider services) =>
+        services.GetService<ProxyProtocolMetrics>() ?? FallbackMetrics.Value;
+}
+
+/// <summary>Registered by <c>AddProxyProtocol()</c>.</summary>
+internal sealed class ProxyProtocolMarker;
