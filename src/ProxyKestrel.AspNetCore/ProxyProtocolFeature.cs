@@ -55,11 +55,11 @@ internal sealed class ProxyProtocolFeature : IProxyProtocolFeature
 
     public IReadOnlyList<ProxyProtocolTlv> Tlvs => _tlvs ??= ReadTlvs();
 
-    public ReadOnlyMemory<byte>? Alpn => _hasTlvs && _owned.TryGetAlpn(out ReadOnlySequence<byte> v) ? v.First : null;
+    public ReadOnlyMemory<byte>? Alpn => _hasTlvs && _owned.TryGetAlpn(out ReadOnlySequence<byte> v) ? v.First : (ReadOnlyMemory<byte>?)null;
 
     public string? Authority => _hasTlvs && _owned.TryGetAuthority(out ReadOnlySequence<byte> v) ? Encoding.UTF8.GetString(v) : null;
 
-    public ReadOnlyMemory<byte>? UniqueId => _hasTlvs && _owned.TryGetUniqueId(out ReadOnlySequence<byte> v) ? v.First : null;
+    public ReadOnlyMemory<byte>? UniqueId => _hasTlvs && _owned.TryGetUniqueId(out ReadOnlySequence<byte> v) ? v.First : (ReadOnlyMemory<byte>?)null;
 
     public string? NetworkNamespace => _hasTlvs && _owned.TryGetNetworkNamespace(out ReadOnlySequence<byte> v) ? Encoding.ASCII.GetString(v) : null;
 

@@ -24,9 +24,16 @@ public static class RawHttpClient
     public static async Task<string> ExchangeAsync(int port, string source, TimeSpan timeout, params byte[][] chunks)
     {
         using Socket socket = await ConnectAsync(port, source);
-        foreach (byte[] chunk in chunks)
+        try
         {
-            await socket.SendAsync(chunk);
+            foreach (byte[] chunk in chunks)
+            {
+                await socket.SendAsync(chunk);
+            }
+        }
+        catch (SocketException)
+        {
+            // The server closed (or reset) the connection while we were still sending: read what it wrote, if anything.
         }
 
         return await ReadToEndAsync(socket, timeout);

@@ -66,7 +66,20 @@ public sealed partial class WebAppProcess : IAsyncDisposable
         var app = new WebAppProcess(process);
         process.OutputDataReceived += (_, e) => app.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => app.OnLine(e.Data);
-        process.Exited += (_, _) => app._port.TrySetException(new InvalidOperationException($"WebApp exited with {SafeExitCode(process)}:\n{app.Output}"));
+        process.Exited += (_, _) =>
+        {
+            // Exited can be raised before the redirected output is drained; WaitForExit() waits for it.
+            try
+            {
+                process.WaitForExit();
+            }
+            catch (InvalidOperationException)
+            {
+                // Disposed meanwhile.
+            }
+
+            app._port.TrySetException(new InvalidOperationException($"WebApp exited with {SafeExitCode(process)}:\n{app.Output}"));
+        };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -81,6 +94,23 @@ public sealed partial class WebAppProcess : IAsyncDisposable
         }
 
         return app;
+    }
+
+    /// <summary>Waits until the output contains <paramref name="text"/> (logs are written asynchronously).</summary>
+    public async Task<bool> WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return true;
     }
 
     /// <summary>Waits for the process to exit by itself (for start-up failures) and returns its exit code.</summary>
