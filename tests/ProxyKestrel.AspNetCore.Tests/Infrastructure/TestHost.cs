@@ -36,17 +36,27 @@ public sealed class TestHost : IAsyncDisposable
     /// <summary>
     /// Starts an application. Without <paramref name="kestrel"/> it listens on 127.0.0.1:0; with
     /// <paramref name="addProxyProtocol"/> it calls <c>AddProxyProtocol(configure)</c>; with
-    /// <paramref name="useProxyProtocol"/>, <c>app.UseProxyProtocol()</c>.
+    /// <paramref name="useProxyProtocol"/>, <c>app.UseProxyProtocol()</c>; with <paramref name="logger"/>, that provider
+    /// receives every log entry (all levels).
     /// </summary>
     public static async Task<TestHost> StartAsync(
         Action<ProxyProtocolOptions>? configure = null,
         Action<KestrelServerOptions>? kestrel = null,
         bool addProxyProtocol = true,
         bool useProxyProtocol = true,
-        FakeTimeProvider? time = null)
+        FakeTimeProvider? time = null,
+        CapturingLoggerProvider? logger = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder();
         builder.Logging.ClearProviders();
+        if (logger is not null)
+        {
+            builder.Logging.AddProvider(logger);
+
+            // A rule for this provider wins over the category rules of appsettings.json.
+            builder.Logging.AddFilter<CapturingLoggerProvider>(null, LogLevel.Trace);
+        }
+
         if (kestrel is null)
         {
             builder.WebHost.UseUrls("http://127.0.0.1:0");
