@@ -3,11 +3,11 @@ namespace ProxyKestrel.AspNetCore;
 /// <summary>The application-wide switch flipped by <c>app.UseProxyProtocol()</c>, with the settings it validated.</summary>
 internal sealed class ProxyProtocolActivation
 {
-    private volatile ProxyProtocolSettings? _settings;
+    private ProxyProtocolReceiver? _settings;
 
-    public bool IsActive => _settings is not null;
+    public bool IsActive => Volatile.Read(ref _settings) is not null;
 
-    public ProxyProtocolSettings? Settings => _settings;
+    public ProxyProtocolReceiver? Settings => Volatile.Read(ref _settings);
 
-    public void Activate(ProxyProtocolSettings settings) => _settings = settings;
+    public void Activate(ProxyProtocolReceiver settings) => Volatile.Write(ref _settings, settings);
 }

@@ -31,7 +31,7 @@ public static class ProxyProtocolApplicationBuilderExtensions
                 + "the proxy, or use Kestrel.");
         }
 
-        ProxyProtocolSettings settings = ProxyProtocolServices.ResolveSettings(services, configure: null);
+        ProxyProtocolReceiver settings = ProxyProtocolServices.ResolveSettings(services, configure: null);
         KestrelServerOptions kestrel = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value;
         ProxyProtocolActivation? activation = services.GetService<ProxyProtocolActivation>();
         if (activation is null)

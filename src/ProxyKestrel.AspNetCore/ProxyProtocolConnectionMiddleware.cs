@@ -14,14 +14,14 @@ namespace ProxyKestrel.AspNetCore;
 internal sealed class ProxyProtocolConnectionMiddleware
 {
     private readonly ConnectionDelegate _next;
-    private readonly ProxyProtocolSettings _settings;
+    private readonly ProxyProtocolReceiver _settings;
     private readonly ILogger _logger;
     private readonly ProxyProtocolMetrics _metrics;
     private readonly TimeProvider _timeProvider;
 
     public ProxyProtocolConnectionMiddleware(
         ConnectionDelegate next,
-        ProxyProtocolSettings settings,
+        ProxyProtocolReceiver settings,
         ILogger logger,
         ProxyProtocolMetrics metrics,
         TimeProvider timeProvider)
@@ -94,36 +94,34 @@ internal sealed class ProxyProtocolConnectionMiddleware
 
             ReadOnlySequence<byte> buffer = read.Buffer;
             received = buffer.Length;
-            ProxyParseStatus status = ProxyHeaderParser.Parse(buffer, _settings.ParserOptions, out ProxyHeader header, out ProxyParseError error);
-            switch (status)
+            switch (_settings.Evaluate(buffer, read.IsCompleted || read.IsCanceled, out ProxyHeader header, out ProxyParseError error))
             {
-                case ProxyParseStatus.Complete:
+                case ProxyReceiveStatus.Accepted:
                     Accept(context, header, started);
                     input.AdvanceTo(buffer.GetPosition(header.Length));
                     return HeaderOutcome.Accepted;
 
-                case ProxyParseStatus.Invalid when error == ProxyParseError.NotProxyProtocol && _settings.Mode == ProxyProtocolMode.Optional:
+                case ProxyReceiveStatus.NoHeader:
                     // Optional mode: the first bytes cannot start a header, so there is none. Consume nothing.
                     input.AdvanceTo(buffer.Start);
                     ProxyProtocolLog.NoHeaderOptional(_logger, context.ConnectionId, context.RemoteEndPoint);
                     _metrics.Passthrough("no_header");
                     return HeaderOutcome.NoHeader;
 
-                case ProxyParseStatus.Invalid:
+                case ProxyReceiveStatus.Rejected when error == ProxyParseError.None:
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    ProxyProtocolLog.ClosedBeforeHeader(_logger, context.ConnectionId, context.RemoteEndPoint, received);
+                    _metrics.Rejected("closed_before_header", _timeProvider.GetElapsedTime(started));
+                    return HeaderOutcome.Rejected;
+
+                case ProxyReceiveStatus.Rejected:
                     input.AdvanceTo(buffer.Start, buffer.End);
                     ProxyProtocolLog.HeaderRejected(_logger, context.ConnectionId, context.RemoteEndPoint, error.Describe());
-                    _metrics.Rejected(ErrorType(error), _timeProvider.GetElapsedTime(started));
+                    _metrics.Rejected(error.ToString(), _timeProvider.GetElapsedTime(started));
                     return HeaderOutcome.Rejected;
 
                 default:
                     input.AdvanceTo(buffer.Start, buffer.End);
-                    if (read.IsCompleted || read.IsCanceled)
-                    {
-                        ProxyProtocolLog.ClosedBeforeHeader(_logger, context.ConnectionId, context.RemoteEndPoint, received);
-                        _metrics.Rejected("closed_before_header", _timeProvider.GetElapsedTime(started));
-                        return HeaderOutcome.Rejected;
-                    }
-
                     break;
             }
         }
@@ -143,7 +141,6 @@ internal sealed class ProxyProtocolConnectionMiddleware
         _metrics.Accepted((int)header.Version, header.Command == ProxyCommand.Proxy ? "proxy" : "local", _timeProvider.GetElapsedTime(started));
     }
 
-    private static string ErrorType(ProxyParseError error) => error.ToString();
 
     private enum HeaderOutcome
     {

@@ -17,7 +17,7 @@ internal sealed class ProxyProtocolEndpoint
     private static readonly ConditionalWeakTable<ListenOptions, ProxyProtocolEndpoint> Endpoints = [];
     private readonly ListenOptions _listenOptions;
     private readonly ProxyProtocolActivation? _activation;
-    private ProxyProtocolSettings? _settings;
+    private ProxyProtocolReceiver? _settings;
     private ProxyProtocolConnectionMiddleware? _middleware;
 
     private ProxyProtocolEndpoint(ListenOptions listenOptions, ProxyProtocolActivation? activation)
@@ -50,7 +50,7 @@ internal sealed class ProxyProtocolEndpoint
     public static bool IsConfigured(ListenOptions listenOptions) => Endpoints.TryGetValue(listenOptions, out _);
 
     /// <summary>Makes this endpoint read headers with options of its own.</summary>
-    public void SetExplicit(ProxyProtocolSettings settings)
+    public void SetExplicit(ProxyProtocolReceiver settings)
     {
         _settings = settings;
         IsExplicit = true;
@@ -65,7 +65,7 @@ internal sealed class ProxyProtocolEndpoint
         }
 
         IServiceProvider services = _listenOptions.ApplicationServices;
-        ProxyProtocolSettings settings = _settings ?? _activation?.Settings ?? ProxyProtocolServices.ResolveSettings(services, configure: null);
+        ProxyProtocolReceiver settings = _settings ?? _activation?.Settings ?? ProxyProtocolServices.ResolveSettings(services, configure: null);
         middleware = new ProxyProtocolConnectionMiddleware(
             next,
             settings,

@@ -16,7 +16,7 @@ public static class ProxyProtocolListenOptionsExtensions
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
         IServiceProvider services = listenOptions.ApplicationServices;
-        ProxyProtocolSettings settings = ProxyProtocolServices.ResolveSettings(services, configure);
+        ProxyProtocolReceiver settings = ProxyProtocolServices.ResolveSettings(services, configure);
         ProxyProtocolEndpoint endpoint = ProxyProtocolEndpoint.GetOrAdd(listenOptions, services.GetService<ProxyProtocolActivation>());
         endpoint.SetExplicit(settings);
         return listenOptions;

@@ -1,3 +1,4 @@
+using ProxyKestrel.ProxyProtocol;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,7 @@ internal static class ProxyProtocolServices
     /// The application's options (from <c>AddProxyProtocol</c>, or bound from the <c>ProxyProtocol</c> section of
     /// <see cref="IConfiguration"/>), then <paramref name="configure"/>; validated, with every error in the exception.
     /// </summary>
-    public static ProxyProtocolSettings ResolveSettings(IServiceProvider services, Action<ProxyProtocolOptions>? configure)
+    public static ProxyProtocolReceiver ResolveSettings(IServiceProvider services, Action<ProxyProtocolOptions>? configure)
     {
         ProxyProtocolOptions options;
         if (services.GetService<ProxyProtocolMarker>() is not null)
@@ -30,14 +31,20 @@ internal static class ProxyProtocolServices
                 ProxyProtocolOptionsBinder.Bind(configuration.GetSection(ProxyProtocolOptions.SectionName), options, errors);
                 if (errors.Count > 0)
                 {
-                    ProxyProtocolOptionsValidator.Validate(options, ProxyProtocolOptions.SectionName, errors);
+                    ProxyProtocolOptionsValidation.Validate(options, ProxyProtocolOptions.SectionName, errors);
                     throw new OptionsValidationException(ProxyProtocolOptions.SectionName, typeof(ProxyProtocolOptions), errors);
                 }
             }
         }
 
         configure?.Invoke(options);
-        return ProxyProtocolSettings.Create(options, ProxyProtocolOptions.SectionName);
+        var problems = new List<string>();
+        if (!ProxyProtocolReceiver.TryCreate(options, ProxyProtocolOptions.SectionName, problems, out ProxyProtocolReceiver? receiver))
+        {
+            throw new OptionsValidationException(ProxyProtocolOptions.SectionName, typeof(ProxyProtocolOptions), problems);
+        }
+
+        return receiver!;
     }
 
     public static ProxyProtocolMetrics GetMetrics(IServiceProvider services) =>

@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.AspNetCore.Hosting;
@@ -14,12 +13,12 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using ProxyKestrel.AspNetCore.Tests.Infrastructure;
 using ProxyKestrel.ProxyProtocol;
+using static ProxyKestrel.AspNetCore.Tests.Infrastructure.ConnectionProbe;
 
 namespace ProxyKestrel.AspNetCore.Tests;
 
 public sealed class ProxyProtocolConnectionMiddlewareTests
 {
-    private static readonly TimeSpan Safety = TimeSpan.FromSeconds(10);
     private static readonly IPEndPoint ClientV4 = new(IPAddress.Parse("203.0.113.7"), 51234);
     private static readonly IPEndPoint ServerV4 = new(IPAddress.Parse("198.51.100.1"), 443);
     private static readonly IPEndPoint ClientV6 = new(IPAddress.Parse("2001:db8::7"), 40001);
@@ -27,62 +26,14 @@ public sealed class ProxyProtocolConnectionMiddlewareTests
 
     private static byte[] KeepAliveGet { get; } = Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: test\r\n\r\n");
 
-    private static byte[] V1(IPEndPoint source, IPEndPoint destination)
+    /// <summary>Sends <c>GET /</c> without a header from <paramref name="source"/>: answered with the socket endpoint, no feature.</summary>
+    private static async Task AssertAnsweredWithSocketEndpointAsync(int port, string source)
     {
-        byte[] buffer = new byte[ProxyHeaderWriter.V1MaxLength];
-        int n = ProxyHeaderWriter.WriteV1(buffer, source, destination);
-        return buffer[..n];
-    }
+        string raw = await RawHttpClient.ExchangeAsync(port, source, Safety, RawHttpClient.GetRoot);
 
-    private static byte[] V2(IPEndPoint source, IPEndPoint destination, bool crc = false)
-    {
-        byte[] buffer = new byte[256];
-        var writer = ProxyV2HeaderWriter.Proxy(buffer, source.Address, source.Port, destination.Address, destination.Port);
-        if (crc)
-        {
-            writer.AddCrc32C();
-        }
-
-        return buffer[..writer.Complete()];
-    }
-
-    private static byte[] Concat(params byte[][] parts) => [.. parts.SelectMany(p => p)];
-
-    /// <summary>Sends, tolerating a reset: the server may already have closed the connection (that is what is tested).</summary>
-    private static async Task SendIgnoringResetAsync(Socket socket, byte[] data)
-    {
-        try
-        {
-            await socket.SendAsync(data);
-        }
-        catch (SocketException)
-        {
-        }
-    }
-
-    private static async Task AssertClosedWithNothingWrittenAsync(Socket socket)
-    {
-        string received = await RawHttpClient.ReadToEndAsync(socket, Safety);
-        Assert.Equal(string.Empty, received);
-    }
-
-    /// <summary>True when nothing arrives and the connection stays open for <paramref name="wait"/>.</summary>
-    private static async Task<bool> StaysOpenAsync(Socket socket, TimeSpan wait)
-    {
-        using var cts = new CancellationTokenSource(wait);
-        try
-        {
-            await socket.ReceiveAsync(new byte[16], SocketFlags.None, cts.Token);
-            return false;
-        }
-        catch (OperationCanceledException)
-        {
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
+        Dictionary<string, string> r = TestHost.ParseSingle(raw);
+        Assert.StartsWith(source + ":", r["remote"], StringComparison.Ordinal);
+        Assert.Equal("False", r["feature"]);
     }
 
     public static TheoryData<int, string> HeaderKinds => new()
@@ -158,29 +109,9 @@ public sealed class ProxyProtocolConnectionMiddlewareTests
 
         Assert.True(await StaysOpenAsync(socket, TimeSpan.FromMilliseconds(300)), "The connection closed before the header timeout.");
 
-        // Advance past the 5 s timeout; repeat in case the middleware's timer started after an earlier advance.
+        // Advance past the 5 s timeout (repeatedly, in case the middleware's timer started after an earlier advance).
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        using var safety = new CancellationTokenSource(Safety);
-        var buffer = new byte[64];
-        while (true)
-        {
-            time.Advance(TimeSpan.FromSeconds(6));
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(safety.Token);
-            poll.CancelAfter(TimeSpan.FromMilliseconds(200));
-            try
-            {
-                int n = await socket.ReceiveAsync(buffer, SocketFlags.None, poll.Token);
-                Assert.Equal(0, n);
-                break;
-            }
-            catch (SocketException)
-            {
-                break; // reset: closed, nothing written
-            }
-            catch (OperationCanceledException) when (!safety.IsCancellationRequested)
-            {
-            }
-        }
+        await AdvanceUntilClosedAsync(socket, time);
 
         // Closed by the fake clock, well before the real 5 s timeout could have fired.
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"Closed after {clock.Elapsed} of real time.");
@@ -190,13 +121,9 @@ public sealed class ProxyProtocolConnectionMiddlewareTests
     public async Task OnConnection_UntrustedPeerReject_ClosedWithNothingWritten()
     {
         await using TestHost host = await TestHost.StartAsync(o => o.TrustedNetworks = ["127.0.0.1/32"]);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
-        try
-        {
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, host.Port));
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        (Socket connectedSocket, bool connected) = await ConnectFromAsync(host.Port, "127.0.0.2");
+        using Socket socket = connectedSocket;
+        if (!connected)
         {
             return; // the server closed the connection at once, before anything could be written
         }
@@ -214,11 +141,7 @@ public sealed class ProxyProtocolConnectionMiddlewareTests
             o.UntrustedPeers = UntrustedPeerBehavior.Passthrough;
         });
 
-        string raw = await RawHttpClient.ExchangeAsync(host.Port, "127.0.0.2", Safety, RawHttpClient.GetRoot);
-
-        Dictionary<string, string> r = TestHost.ParseSingle(raw);
-        Assert.StartsWith("127.0.0.2:", r["remote"], StringComparison.Ordinal);
-        Assert.Equal("False", r["feature"]);
+        await AssertAnsweredWithSocketEndpointAsync(host.Port, "127.0.0.2");
     }
 
     [Fact]
@@ -330,11 +253,7 @@ public sealed class ProxyProtocolConnectionMiddlewareTests
     {
         await using TestHost host = await TestHost.StartAsync(o => o.Mode = ProxyProtocolMode.Optional);
 
-        string raw = await RawHttpClient.ExchangeAsync(host.Port, "127.0.0.1", Safety, RawHttpClient.GetRoot);
-
-        Dictionary<string, string> r = TestHost.ParseSingle(raw);
-        Assert.StartsWith("127.0.0.1:", r["remote"], StringComparison.Ordinal);
-        Assert.Equal("False", r["feature"]);
+        await AssertAnsweredWithSocketEndpointAsync(host.Port, "127.0.0.1");
     }
 
     [Fact]
@@ -433,7 +352,7 @@ public sealed class ProxyProtocolConnectionMiddlewareTests
     [Fact]
     public async Task OnConnection_HeaderBeforeTls_RemoteIsHeaderClient()
     {
-        using X509Certificate2 cert = CreateCertificate();
+        using X509Certificate2 cert = TestCertificates.CreateSelfSigned();
         await using TestHost host = await TestHost.StartAsync(
             addProxyProtocol: false,
             useProxyProtocol: false,
@@ -451,18 +370,6 @@ public sealed class ProxyProtocolConnectionMiddlewareTests
         Assert.Equal("https", r["scheme"]);
         Assert.Equal(ClientV6.ToString(), r["remote"]);
         Assert.Equal("True", r["feature"]);
-    }
-
-    private static X509Certificate2 CreateCertificate()
-    {
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        san.AddDnsName("localhost");
-        request.CertificateExtensions.Add(san.Build());
-        using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pfx), null);
     }
 
     [Fact]
@@ -553,10 +460,7 @@ public sealed class ProxyProtocolConnectionMiddlewareTests
         string withHeader = await RawHttpClient.ExchangeAsync(proxied, "127.0.0.1", Safety, Concat(V1(ClientV4, ServerV4), RawHttpClient.GetRoot));
         Assert.Equal(ClientV4.ToString(), TestHost.ParseSingle(withHeader)["remote"]);
 
-        string plainAnswer = await RawHttpClient.ExchangeAsync(plain, "127.0.0.1", Safety, RawHttpClient.GetRoot);
-        Dictionary<string, string> r = TestHost.ParseSingle(plainAnswer);
-        Assert.StartsWith("127.0.0.1:", r["remote"], StringComparison.Ordinal);
-        Assert.Equal("False", r["feature"]);
+        await AssertAnsweredWithSocketEndpointAsync(plain, "127.0.0.1");
 
         using Socket socket = await RawHttpClient.ConnectAsync(proxied);
         await SendIgnoringResetAsync(socket, RawHttpClient.GetRoot);

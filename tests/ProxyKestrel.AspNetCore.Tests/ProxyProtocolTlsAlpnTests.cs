@@ -7,21 +7,19 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ProxyKestrel.AspNetCore.Tests.Infrastructure;
-using ProxyKestrel.ProxyProtocol;
 
 namespace ProxyKestrel.AspNetCore.Tests;
 
 /// <summary>The PROXY header comes before the TLS handshake; ALPN then chooses HTTP/2 or HTTP/1.1 on the same port.</summary>
 public sealed class ProxyProtocolTlsAlpnTests
 {
-    private static readonly TimeSpan Safety = TimeSpan.FromSeconds(10);
     private static readonly IPAddress ClientAddress = IPAddress.Parse("198.51.100.9");
     private static readonly IPEndPoint Destination = new(IPAddress.Parse("192.0.2.10"), 443);
 
     [Fact]
     public async Task Http1AndHttp2OverTls_AlpnH2AndHttp11_EachConnectionHasItsHeaderClient()
     {
-        using X509Certificate2 cert = CreateCertificate();
+        using X509Certificate2 cert = TestCertificates.CreateSelfSigned();
         await using TestHost host = await TestHost.StartAsync(
             addProxyProtocol: false,
             useProxyProtocol: false,
@@ -45,7 +43,7 @@ public sealed class ProxyProtocolTlsAlpnTests
                 {
                     socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
                     await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-                    await socket.SendAsync(V2(new IPEndPoint(ClientAddress, 4241 + n)), cancellationToken);
+                    await socket.SendAsync(ConnectionProbe.V2(new IPEndPoint(ClientAddress, 4241 + n), Destination), cancellationToken);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
                 catch
@@ -60,7 +58,7 @@ public sealed class ProxyProtocolTlsAlpnTests
                     certificate is not null && certificate.GetCertHashString(HashAlgorithmName.SHA256) == thumbprint,
             },
         })
-        { Timeout = Safety };
+        { Timeout = ConnectionProbe.Safety };
         var uri = new Uri($"https://127.0.0.1:{host.Port}/");
 
         using var h2Request = new HttpRequestMessage(HttpMethod.Get, uri) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
@@ -84,27 +82,5 @@ public sealed class ProxyProtocolTlsAlpnTests
         Assert.Equal("198.51.100.9:4243", r1["remote"]);
 
         Assert.Equal(2, Volatile.Read(ref connects));
-    }
-
-    private static byte[] V2(IPEndPoint source)
-    {
-        byte[] buffer = new byte[256];
-        var writer = ProxyV2HeaderWriter.Proxy(buffer, source.Address, source.Port, Destination.Address, Destination.Port);
-        return buffer[..writer.Complete()];
-    }
-
-    private static X509Certificate2 CreateCertificate()
-    {
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        san.AddDnsName("localhost");
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-
-        // Re-import so that the private key is usable by SslStream on every platform.
-        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pfx), null);
     }
 }

@@ -17,10 +17,15 @@ public static class ConnectionProbe
         return buffer[..n];
     }
 
-    public static byte[] V2(IPEndPoint source, IPEndPoint destination)
+    public static byte[] V2(IPEndPoint source, IPEndPoint destination, bool crc = false)
     {
         byte[] buffer = new byte[256];
         var writer = ProxyV2HeaderWriter.Proxy(buffer, source.Address, source.Port, destination.Address, destination.Port);
+        if (crc)
+        {
+            writer.AddCrc32C();
+        }
+
         return buffer[..writer.Complete()];
     }
 

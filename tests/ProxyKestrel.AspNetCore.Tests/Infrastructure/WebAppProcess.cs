@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace ProxyKestrel.AspNetCore.Tests.Infrastructure;
@@ -9,26 +8,15 @@ namespace ProxyKestrel.AspNetCore.Tests.Infrastructure;
 /// </summary>
 public sealed partial class WebAppProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly List<string> _output = [];
-    private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChildProcess _process;
 
-    private WebAppProcess(Process process) => _process = process;
+    private WebAppProcess(ChildProcess process) => _process = process;
 
     /// <summary>The loopback port the app listens on.</summary>
     public int Port { get; private set; }
 
     /// <summary>Everything the process printed so far.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return string.Join('\n', _output);
-            }
-        }
-    }
+    public string Output => _process.Output;
 
     /// <summary>Starts the sample with extra command-line arguments and environment variables.</summary>
     public static async Task<WebAppProcess> StartAsync(IEnumerable<string>? arguments = null, IDictionary<string, string>? environment = null, string urls = "http://127.0.0.1:0")
@@ -39,53 +27,24 @@ public sealed partial class WebAppProcess : IAsyncDisposable
             throw new FileNotFoundException($"The sample is not built: {dll}. Build the solution first.", dll);
         }
 
-        var info = new ProcessStartInfo("dotnet")
+        var variables = new Dictionary<string, string>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            ["DOTNET_NOLOGO"] = "1",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["Logging__Console__FormatterName"] = "simple",
         };
-        info.ArgumentList.Add(dll);
-        info.ArgumentList.Add("--urls");
-        info.ArgumentList.Add(urls);
-        foreach (string argument in arguments ?? [])
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        info.Environment["DOTNET_NOLOGO"] = "1";
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        info.Environment["Logging__Console__FormatterName"] = "simple";
         foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
         {
-            info.Environment[key] = value;
+            variables[key] = value;
         }
 
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var app = new WebAppProcess(process);
-        process.OutputDataReceived += (_, e) => app.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => app.OnLine(e.Data);
-        process.Exited += (_, _) =>
-        {
-            // Exited can be raised before the redirected output is drained; WaitForExit() waits for it.
-            try
-            {
-                process.WaitForExit();
-            }
-            catch (InvalidOperationException)
-            {
-                // Disposed meanwhile.
-            }
-
-            app._port.TrySetException(new InvalidOperationException($"WebApp exited with {SafeExitCode(process)}:\n{app.Output}"));
-        };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        // The exit failure reads "WebApp exited with {code}:\n{output}" (parsed by RunExpectingFailureAsync).
+        var app = new WebAppProcess(ChildProcess.Start(
+            "dotnet", [dll, "--urls", urls, .. arguments ?? []], Path.GetDirectoryName(dll)!, variables, name: "WebApp"));
         try
         {
-            app.Port = await app._port.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Match listening = await app._process.WaitForLineAsync(ListeningRegex(), TimeSpan.FromSeconds(30));
+            app.Port = int.Parse(listening.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         }
         catch
         {
@@ -114,12 +73,7 @@ public sealed partial class WebAppProcess : IAsyncDisposable
     }
 
     /// <summary>Waits for the process to exit by itself (for start-up failures) and returns its exit code.</summary>
-    public async Task<int> WaitForExitAsync(TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
-        return _process.ExitCode;
-    }
+    public Task<int> WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync(timeout);
 
     /// <summary>Starts the sample expecting it to fail at start-up; returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunExpectingFailureAsync(IEnumerable<string> arguments)
@@ -136,54 +90,7 @@ public sealed partial class WebAppProcess : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-
-        _process.Dispose();
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.Add(line);
-        }
-
-        Match m = ListeningRegex().Match(line);
-        if (m.Success)
-        {
-            _port.TrySetResult(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
-        }
-    }
-
-    private static string SafeExitCode(Process process)
-    {
-        try
-        {
-            return process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (InvalidOperationException)
-        {
-            return "?";
-        }
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 
     [GeneratedRegex(@"Now listening on: https?://[^:\]]+(?:\])?:(\d+)")]
     private static partial Regex ListeningRegex();

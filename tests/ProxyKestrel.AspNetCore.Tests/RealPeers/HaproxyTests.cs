@@ -80,39 +80,6 @@ public class HaproxyTests
         PeerAssert.AssertProxied(json, "127.0.0.6", 2, port);
     }
 
-    private static async Task<PeerProcess> StartHaproxyAsync(int port, string mode, string server, params string[] frontendLines)
-    {
-        string executable = PeerProcess.FindExecutable("haproxy", "haproxy");
-        string directory = PeerProcess.CreateDirectory("haproxy");
-        string config = Path.Combine(directory, "haproxy.cfg");
-        string extra = string.Concat(frontendLines.Select(l => "  " + l + "\n"));
-        string text = $"""
-            global
-              log stderr format raw local0 info
-
-            defaults
-              mode {mode}
-              log global
-              timeout connect 5s
-              timeout client 30s
-              timeout server 30s
-
-            frontend fe
-              bind 127.0.0.1:{port}
-            {extra}  default_backend be
-
-            backend be
-              {server}
-
-            """;
-        await File.WriteAllTextAsync(config, text);
-        try
-        {
-            return await PeerProcess.StartAsync(executable, ["-db", "-f", config], directory, port);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new InvalidOperationException($"{e.Message}\n--- haproxy.cfg ---\n{text}", e);
-        }
-    }
+    private static Task<PeerProcess> StartHaproxyAsync(int port, string mode, string server, params string[] frontendLines) =>
+        HaproxyPeer.StartAsync(port, mode, server, tls: null, frontendLines);
 }

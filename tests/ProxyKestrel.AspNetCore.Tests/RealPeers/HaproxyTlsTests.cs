@@ -24,24 +24,9 @@ public class HaproxyTlsTests
     [Fact]
     public async Task Get_ThroughHaproxyTcpTlsWithClientCertificate_ReportsSslTlvWithCommonName()
     {
-        using TestCertificates certificates = TestCertificates.Create();
-        await using WebAppProcess app = await PeerAssert.StartAppBehindProxyAsync();
-        int port = FreePort.Next();
-        await using PeerProcess haproxy = await StartHaproxyTlsAsync(port, "tcp", app.Port, certificates);
+        (ProxySslTlv ssl, Dictionary<int, byte[]> sub, string dump) = await GetSslThroughHaproxyAsync("tcp", "127.0.0.8", withClientCertificate: true);
 
-        JsonElement json = await GetOverTlsAsync(port, "127.0.0.8", certificates, withClientCertificate: true, app, haproxy);
-
-        JsonElement proxy = PeerAssert.AssertProxied(json, "127.0.0.8", 2, port);
-        Assert.Equal("localhost", proxy.GetProperty("authority").GetString());
-        Assert.Equal("http/1.1", proxy.GetProperty("alpn").GetString());
-        (ProxySslTlv ssl, Dictionary<int, byte[]> sub) = DecodeSsl(proxy);
-        string dump = Describe(proxy, ssl, sub);
-        Assert.True(ssl.IsTls, dump);
-        Assert.True((ssl.Client & ProxySslClient.CertificateOnConnection) != 0, dump);
-        Assert.True(ssl.Verify == 0, dump);
-        Assert.True(ssl.IsClientCertificateVerified, dump);
-        Assert.Contains(Ascii(sub, 0x21), (string[])["TLSv1.2", "TLSv1.3"]);
-        Assert.Equal(TestCertificates.ClientCommonName, Ascii(sub, 0x22));
+        AssertClientCertificateVerified(ssl, sub, dump);
         Assert.False(string.IsNullOrEmpty(Ascii(sub, 0x23)), dump); // cipher, from ssl-cipher
         // HAProxy 2.6's cert-key / cert-sig describe the frontend's own certificate, not the client's: its RSA 2048 key
         // (the client's key is P-256), signed by the (ECDSA) test CA.
@@ -52,41 +37,17 @@ public class HaproxyTlsTests
     [Fact]
     public async Task Get_ThroughHaproxyHttpTlsWithClientCertificate_ReportsSslTlvWithCommonName()
     {
-        using TestCertificates certificates = TestCertificates.Create();
-        await using WebAppProcess app = await PeerAssert.StartAppBehindProxyAsync();
-        int port = FreePort.Next();
-        await using PeerProcess haproxy = await StartHaproxyTlsAsync(port, "http", app.Port, certificates, "option http-server-close");
+        (ProxySslTlv ssl, Dictionary<int, byte[]> sub, string dump) = await GetSslThroughHaproxyAsync(
+            "http", "127.0.0.9", withClientCertificate: true, "option http-server-close");
 
-        JsonElement json = await GetOverTlsAsync(port, "127.0.0.9", certificates, withClientCertificate: true, app, haproxy);
-
-        JsonElement proxy = PeerAssert.AssertProxied(json, "127.0.0.9", 2, port);
-        Assert.Equal("localhost", proxy.GetProperty("authority").GetString());
-        Assert.Equal("http/1.1", proxy.GetProperty("alpn").GetString());
-        (ProxySslTlv ssl, Dictionary<int, byte[]> sub) = DecodeSsl(proxy);
-        string dump = Describe(proxy, ssl, sub);
-        Assert.True(ssl.IsTls, dump);
-        Assert.True((ssl.Client & ProxySslClient.CertificateOnConnection) != 0, dump);
-        Assert.True(ssl.Verify == 0, dump);
-        Assert.True(ssl.IsClientCertificateVerified, dump);
-        Assert.Contains(Ascii(sub, 0x21), (string[])["TLSv1.2", "TLSv1.3"]);
-        Assert.Equal(TestCertificates.ClientCommonName, Ascii(sub, 0x22));
+        AssertClientCertificateVerified(ssl, sub, dump);
     }
 
     [Fact]
     public async Task Get_ThroughHaproxyTcpTlsWithoutClientCertificate_ReportsSslTlvWithoutCertificate()
     {
-        using TestCertificates certificates = TestCertificates.Create();
-        await using WebAppProcess app = await PeerAssert.StartAppBehindProxyAsync();
-        int port = FreePort.Next();
-        await using PeerProcess haproxy = await StartHaproxyTlsAsync(port, "tcp", app.Port, certificates);
+        (ProxySslTlv ssl, Dictionary<int, byte[]> sub, string dump) = await GetSslThroughHaproxyAsync("tcp", "127.0.0.10", withClientCertificate: false);
 
-        JsonElement json = await GetOverTlsAsync(port, "127.0.0.10", certificates, withClientCertificate: false, app, haproxy);
-
-        JsonElement proxy = PeerAssert.AssertProxied(json, "127.0.0.10", 2, port);
-        Assert.Equal("localhost", proxy.GetProperty("authority").GetString());
-        Assert.Equal("http/1.1", proxy.GetProperty("alpn").GetString());
-        (ProxySslTlv ssl, Dictionary<int, byte[]> sub) = DecodeSsl(proxy);
-        string dump = Describe(proxy, ssl, sub);
         Assert.True(ssl.Client == ProxySslClient.Ssl, dump);
         Assert.Contains(Ascii(sub, 0x21), (string[])["TLSv1.2", "TLSv1.3"]);
         Assert.False(sub.ContainsKey(0x22), dump); // no certificate, no CN
@@ -100,12 +61,45 @@ public class HaproxyTlsTests
     }
 
     /// <summary>
+    /// Runs the sample behind a TLS-terminating HAProxy in <paramref name="mode"/>, sends one request over TLS from
+    /// <paramref name="source"/>, checks it arrived proxied (v2, with authority and ALPN) and returns the decoded
+    /// PP2_TYPE_SSL TLV, its sub-TLVs and a description for failure messages.
+    /// </summary>
+    private static async Task<(ProxySslTlv Ssl, Dictionary<int, byte[]> SubTlvs, string Dump)> GetSslThroughHaproxyAsync(
+        string mode, string source, bool withClientCertificate, params string[] frontendLines)
+    {
+        using TestCertificates certificates = TestCertificates.Create();
+        await using WebAppProcess app = await PeerAssert.StartAppBehindProxyAsync();
+        int port = FreePort.Next();
+        await using PeerProcess haproxy = await HaproxyPeer.StartAsync(
+            port, mode, $"server app 127.0.0.1:{app.Port} send-proxy-v2-ssl-cn {ProxyV2Options}", certificates, frontendLines);
+
+        JsonElement json = await GetOverTlsAsync(port, source, certificates, withClientCertificate, app, haproxy);
+
+        JsonElement proxy = PeerAssert.AssertProxied(json, source, 2, port);
+        Assert.Equal("localhost", proxy.GetProperty("authority").GetString());
+        Assert.Equal("http/1.1", proxy.GetProperty("alpn").GetString());
+        (ProxySslTlv ssl, Dictionary<int, byte[]> sub) = DecodeSsl(proxy);
+        return (ssl, sub, Describe(proxy, ssl, sub));
+    }
+
+    private static void AssertClientCertificateVerified(ProxySslTlv ssl, Dictionary<int, byte[]> sub, string dump)
+    {
+        Assert.True(ssl.IsTls, dump);
+        Assert.True((ssl.Client & ProxySslClient.CertificateOnConnection) != 0, dump);
+        Assert.True(ssl.Verify == 0, dump);
+        Assert.True(ssl.IsClientCertificateVerified, dump);
+        Assert.Contains(Ascii(sub, 0x21), (string[])["TLSv1.2", "TLSv1.3"]);
+        Assert.Equal(TestCertificates.ClientCommonName, Ascii(sub, 0x22));
+    }
+
+    /// <summary>
     /// Rebuilds a v2 header around the reported PP2_TYPE_SSL value with our writer, parses it back with our parser
     /// and returns it (its buffer is a heap array, so it outlives the call) with the sub-TLVs by type.
     /// </summary>
     private static (ProxySslTlv Ssl, Dictionary<int, byte[]> SubTlvs) DecodeSsl(JsonElement proxy)
     {
-        string types = string.Join(", ", proxy.GetProperty("tlvs").EnumerateArray().Select(t => "0x" + t.GetProperty("type").GetInt32().ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+        string types = TlvTypes(proxy);
         JsonElement? tlv = proxy.GetProperty("tlvs").EnumerateArray()
             .Select(t => (JsonElement?)t)
             .FirstOrDefault(t => t!.Value.GetProperty("type").GetInt32() == 0x20);
@@ -145,12 +139,15 @@ public class HaproxyTlsTests
         return (ssl, sub);
     }
 
+    private static string TlvTypes(JsonElement proxy) =>
+        string.Join(", ", proxy.GetProperty("tlvs").EnumerateArray().Select(t => "0x" + t.GetProperty("type").GetInt32().ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+
     private static string? Ascii(Dictionary<int, byte[]> sub, int type) =>
         sub.TryGetValue(type, out byte[]? v) ? Encoding.UTF8.GetString(v) : null;
 
     private static string Describe(JsonElement proxy, ProxySslTlv ssl, Dictionary<int, byte[]> sub)
     {
-        string types = string.Join(", ", proxy.GetProperty("tlvs").EnumerateArray().Select(t => "0x" + t.GetProperty("type").GetInt32().ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+        string types = TlvTypes(proxy);
         string subs = string.Join(", ", sub.Select(kv => $"0x{kv.Key:X2}={Encoding.UTF8.GetString(kv.Value)}"));
         return $"TLV types: [{types}]; SSL client={ssl.Client} verify={ssl.Verify}; sub-TLVs: [{subs}]";
     }
@@ -209,43 +206,5 @@ public class HaproxyTlsTests
         }
 
         return Encoding.UTF8.GetString(received.ToArray());
-    }
-
-    private static async Task<PeerProcess> StartHaproxyTlsAsync(
-        int port, string mode, int appPort, TestCertificates certificates, params string[] frontendLines)
-    {
-        string executable = PeerProcess.FindExecutable("haproxy", "haproxy");
-        string directory = PeerProcess.CreateDirectory("haproxy-tls");
-        certificates.WritePem(directory);
-        string config = Path.Combine(directory, "haproxy.cfg");
-        string extra = string.Concat(frontendLines.Select(l => "  " + l + "\n"));
-        string text = $"""
-            global
-              log stderr format raw local0 info
-
-            defaults
-              mode {mode}
-              log global
-              timeout connect 5s
-              timeout client 30s
-              timeout server 30s
-
-            frontend fe
-              bind 127.0.0.1:{port} ssl crt {directory}/server.pem ca-file {directory}/ca.pem verify optional alpn h2,http/1.1
-            {extra}  default_backend be
-
-            backend be
-              server app 127.0.0.1:{appPort} send-proxy-v2-ssl-cn {ProxyV2Options}
-
-            """;
-        await File.WriteAllTextAsync(config, text);
-        try
-        {
-            return await PeerProcess.StartAsync(executable, ["-db", "-f", config], directory, port);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new InvalidOperationException($"{e.Message}\n--- haproxy.cfg ---\n{text}", e);
-        }
     }
 }

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 
 namespace ProxyKestrel.ProxyProtocol.Tests.Differential;
 
@@ -14,9 +11,7 @@ public sealed class HaproxyFixture : IAsyncLifetime, IDisposable
 {
     private const int MaxCapturedChars = 64 * 1024;
 
-    private readonly StringBuilder _output = new();
-    private readonly Lock _outputLock = new();
-    private Process? _process;
+    private ChildProcess? _process;
     private string? _directory;
 
     /// <summary>The loopback endpoint HAProxy listens on.</summary>
@@ -26,82 +21,26 @@ public sealed class HaproxyFixture : IAsyncLifetime, IDisposable
     public string Version { get; private set; } = "";
 
     /// <summary>What HAProxy wrote on stdout/stderr so far (truncated), for diagnostics.</summary>
-    public string CapturedOutput
-    {
-        get
-        {
-            lock (_outputLock)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string CapturedOutput => _process?.Output ?? "";
 
     public async Task InitializeAsync()
     {
-        string executable = FindHaproxy()
+        string executable = ChildProcess.FindExecutable("haproxy")
             ?? throw new InvalidOperationException(
-                "haproxy not installed: run eng/install-peers.sh (looked on PATH and at /usr/sbin/haproxy; "
+                "haproxy not installed: run eng/install-peers.sh (looked on PATH and in the sbin/bin folders; "
                 + $"CI={Environment.GetEnvironmentVariable("CI") ?? "<unset>"}).");
 
-        Version = await ReadVersionAsync(executable).ConfigureAwait(false);
+        (string versionText, _) = await ChildProcess.RunAsync(executable, "-v").ConfigureAwait(false);
+        Version = versionText.Split('\n', 2)[0].Trim();
 
-        int port = GetFreeLoopbackPort();
+        int port = FreePort.Next();
         EndPoint = new IPEndPoint(IPAddress.Loopback, port);
-        _directory = Directory.CreateTempSubdirectory("pk-haproxy-").FullName;
+        _directory = TempDirectory.Create("haproxy");
         string config = Path.Combine(_directory, "haproxy.cfg");
         await File.WriteAllTextAsync(config, BuildConfig(port)).ConfigureAwait(false);
 
-        var start = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = _directory,
-        };
-        start.ArgumentList.Add("-db");
-        start.ArgumentList.Add("-f");
-        start.ArgumentList.Add(config);
-
-        _process = new Process { StartInfo = start };
-        _process.OutputDataReceived += (_, e) => Capture(e.Data);
-        _process.ErrorDataReceived += (_, e) => Capture(e.Data);
-        if (!_process.Start())
-        {
-            throw new InvalidOperationException($"could not start {executable}");
-        }
-
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException(
-                    $"haproxy exited with code {_process.ExitCode} before listening on {EndPoint}. Output:\n{CapturedOutput}");
-            }
-
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(EndPoint.Address, EndPoint.Port).ConfigureAwait(false);
-
-                // Close without sending anything: HAProxy just drops the empty connection.
-                return;
-            }
-            catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(10))
-            {
-                await Task.Delay(50).ConfigureAwait(false);
-            }
-            catch (SocketException ex)
-            {
-                throw new InvalidOperationException(
-                    $"haproxy did not accept connections on {EndPoint} within 10 s ({ex.SocketErrorCode}). Output:\n{CapturedOutput}",
-                    ex);
-            }
-        }
+        _process = ChildProcess.Start(executable, ["-db", "-f", config], _directory, name: "haproxy", maxCapturedChars: MaxCapturedChars);
+        await _process.WaitForPortAsync(port).ConfigureAwait(false);
     }
 
     public Task DisposeAsync()
@@ -113,36 +52,9 @@ public sealed class HaproxyFixture : IAsyncLifetime, IDisposable
     /// <summary>Kills HAProxy (the whole process tree) and deletes the temporary directory. Idempotent.</summary>
     public void Dispose()
     {
-        if (_process is not null)
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    _process.WaitForExit(TimeSpan.FromSeconds(10));
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-
-            _process.Dispose();
-            _process = null;
-        }
-
-        if (_directory is not null && Directory.Exists(_directory))
-        {
-            try
-            {
-                Directory.Delete(_directory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Best effort.
-            }
-        }
+        _process?.Dispose();
+        _process = null;
+        TempDirectory.TryDelete(_directory);
     }
 
     internal static string BuildConfig(int port) => $"""
@@ -161,67 +73,4 @@ public sealed class HaproxyFixture : IAsyncLifetime, IDisposable
           http-request return status 200 content-type text/plain lf-string "%[src] %[src_port] %[dst] %[dst_port]"
 
         """;
-
-    private static string? FindHaproxy()
-    {
-        string? path = Environment.GetEnvironmentVariable("PATH");
-        if (path is not null)
-        {
-            foreach (string dir in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-            {
-                string candidate = Path.Combine(dir, "haproxy");
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        return File.Exists("/usr/sbin/haproxy") ? "/usr/sbin/haproxy" : null;
-    }
-
-    private static async Task<string> ReadVersionAsync(string executable)
-    {
-        var start = new ProcessStartInfo(executable, "-v")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)
-            ?? throw new InvalidOperationException($"could not start {executable} -v");
-        string text = await process.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
-        await process.WaitForExitAsync().ConfigureAwait(false);
-        return text.Split('\n', 2)[0].Trim();
-    }
-
-    private static int GetFreeLoopbackPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-        finally
-        {
-            listener.Stop();
-        }
-    }
-
-    private void Capture(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_outputLock)
-        {
-            if (_output.Length < MaxCapturedChars)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
 }

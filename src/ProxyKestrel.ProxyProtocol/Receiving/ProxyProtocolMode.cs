@@ -1,4 +1,4 @@
-namespace ProxyKestrel.AspNetCore;
+namespace ProxyKestrel.ProxyProtocol;
 
 /// <summary>Whether a trusted peer must send a PROXY header.</summary>
 public enum ProxyProtocolMode

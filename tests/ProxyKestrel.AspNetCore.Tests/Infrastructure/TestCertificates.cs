@@ -3,10 +3,11 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace ProxyKestrel.AspNetCore.Tests.RealPeers;
+namespace ProxyKestrel.AspNetCore.Tests.Infrastructure;
 
 /// <summary>
-/// A throw-away PKI made in memory for one test: a CA (ECDSA P-256), a server certificate (RSA 2048) for localhost /
+/// Test certificates made in memory. <see cref="CreateSelfSigned"/>: a lone self-signed server certificate for
+/// localhost / 127.0.0.1. <see cref="Create"/>: a throw-away PKI made in memory for one test: a CA (ECDSA P-256), a server certificate (RSA 2048) for localhost /
 /// 127.0.0.1 and a client certificate (ECDSA P-256) for <see cref="ClientCommonName"/>, both signed by the CA (so
 /// their key algorithms tell them apart). <see cref="WritePem"/> writes
 /// what a TLS-terminating peer needs (HAProxy's <c>crt</c> takes certificate + PKCS#8 key in one file).
@@ -49,16 +50,29 @@ public sealed class TestCertificates : IDisposable
         caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
         X509Certificate2 ca = caRequest.CreateSelfSigned(notBefore, notAfter.AddDays(1));
 
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName("localhost");
-        san.AddIpAddress(IPAddress.Loopback);
         using var serverKey = RSA.Create(2048);
         X509Certificate2 server = CreateLeaf(
-            ca, new CertificateRequest("CN=localhost", serverKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1), serverKey, ServerAuth, san.Build(), notBefore, notAfter, 1);
+            ca, LocalhostServerRequest(serverKey), serverKey, ServerAuth, LocalhostSan(), notBefore, notAfter, 1);
         using var clientKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         X509Certificate2 client = CreateLeaf(
             ca, new CertificateRequest("CN=" + ClientCommonName, clientKey, HashAlgorithmName.SHA256), clientKey, ClientAuth, null, notBefore, notAfter, 2);
         return new TestCertificates(ca, server, client);
+    }
+
+    /// <summary>
+    /// A self-signed server certificate (RSA 2048, CN and SAN DNS localhost, SAN IP 127.0.0.1, server authentication),
+    /// with its private key, valid from five minutes ago for a day.
+    /// </summary>
+    public static X509Certificate2 CreateSelfSigned()
+    {
+        using var rsa = RSA.Create(2048);
+        CertificateRequest request = LocalhostServerRequest(rsa);
+        request.CertificateExtensions.Add(LocalhostSan());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ServerAuth], critical: false));
+        using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+
+        // Re-import so that the private key is usable by SslStream on every platform.
+        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pfx), null);
     }
 
     /// <summary>Writes <c>server.pem</c> (certificate + PKCS#8 key) and <c>ca.pem</c> into <paramref name="directory"/>.</summary>
@@ -135,5 +149,16 @@ public sealed class TestCertificates : IDisposable
         };
         // Through PKCS#12 so the key is a persisted one SslStream can use on every platform.
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pfx), null);
+    }
+
+    private static CertificateRequest LocalhostServerRequest(RSA key) =>
+        new("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+
+    private static X509Extension LocalhostSan()
+    {
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        san.AddIpAddress(IPAddress.Loopback);
+        return san.Build();
     }
 }

@@ -1,4 +1,4 @@
-namespace ProxyKestrel.AspNetCore;
+namespace ProxyKestrel.ProxyProtocol;
 
 /// <summary>What happens to a connection from a peer outside <see cref="ProxyProtocolOptions.TrustedNetworks"/>.</summary>
 public enum UntrustedPeerBehavior

@@ -1,10 +1,10 @@
-using ProxyKestrel.ProxyProtocol;
 
-namespace ProxyKestrel.AspNetCore;
+namespace ProxyKestrel.ProxyProtocol;
 
 /// <summary>
-/// Options of the PROXY protocol connection middleware, bound from the <c>ProxyProtocol</c> configuration section.
-/// The property names are the configuration keys.
+/// How a receiver accepts PROXY headers: whom it trusts, whether a header is required, how long it waits, which
+/// versions and sizes it accepts. Used by the Kestrel middleware (section <c>ProxyProtocol</c>) and by the gateway's
+/// <c>AcceptProxyProtocol</c>; the property names are the configuration keys.
 /// </summary>
 public sealed class ProxyProtocolOptions
 {
@@ -45,7 +45,8 @@ public sealed class ProxyProtocolOptions
     /// <summary>Which header versions are accepted: <c>V1</c>, <c>V2</c> or <c>All</c> (default).</summary>
     public ProxyProtocolVersions AllowedVersions { get; set; } = ProxyProtocolVersions.All;
 
-    internal ProxyProtocolOptions Clone() => new()
+    /// <summary>Returns a copy (the network list is copied too).</summary>
+    public ProxyProtocolOptions Clone() => new()
     {
         TrustedNetworks = [.. TrustedNetworks],
         UntrustedPeers = UntrustedPeers,

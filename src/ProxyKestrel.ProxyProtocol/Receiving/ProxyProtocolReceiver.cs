@@ -1,0 +1,117 @@
+using System.Buffers;
+using System.Net;
+
+namespace ProxyKestrel.ProxyProtocol;
+
+/// <summary>
+/// Validated, precompiled <see cref="ProxyProtocolOptions"/>: decides whether a peer is trusted and what the first
+/// bytes of its connection mean. Transport-neutral: the Kestrel middleware and the gateway each read bytes their own
+/// way and ask <see cref="Evaluate"/> after every read.
+/// </summary>
+public sealed class ProxyProtocolReceiver
+{
+    private readonly IPNetwork[] _trustedNetworks;
+
+    private ProxyProtocolReceiver(ProxyProtocolOptions options, IPNetwork[] networks)
+    {
+        _trustedNetworks = networks;
+        UntrustedPeers = options.UntrustedPeers;
+        Mode = options.Mode;
+        HeaderTimeout = options.HeaderTimeout;
+        ParserOptions = new ProxyHeaderParserOptions
+        {
+            AllowedVersions = options.AllowedVersions,
+            MaxHeaderSize = options.MaxHeaderSize,
+        };
+    }
+
+    /// <summary>What to do with peers outside the trusted networks.</summary>
+    public UntrustedPeerBehavior UntrustedPeers { get; }
+
+    /// <summary>Whether trusted peers must send a header.</summary>
+    public ProxyProtocolMode Mode { get; }
+
+    /// <summary>How long a trusted peer has to deliver its header.</summary>
+    public TimeSpan HeaderTimeout { get; }
+
+    /// <summary>The parser options (versions, size cap).</summary>
+    public ProxyHeaderParserOptions ParserOptions { get; }
+
+    /// <summary>
+    /// Validates <paramref name="options"/> and compiles it. On failure <paramref name="errors"/> gets one message per
+    /// problem, each naming <c>{prefix}:{key}</c>, what was wrong and what is allowed.
+    /// </summary>
+    public static bool TryCreate(ProxyProtocolOptions options, string prefix, List<string> errors, out ProxyProtocolReceiver? receiver)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(errors);
+        int before = errors.Count;
+        ProxyProtocolOptionsValidation.Validate(options, prefix, errors);
+        if (errors.Count > before)
+        {
+            receiver = null;
+            return false;
+        }
+
+        var networks = new IPNetwork[options.TrustedNetworks.Count];
+        for (int i = 0; i < networks.Length; i++)
+        {
+            _ = ProxyProtocolOptionsValidation.TryParseNetwork(options.TrustedNetworks[i], out networks[i]);
+        }
+
+        receiver = new ProxyProtocolReceiver(options, networks);
+        return true;
+    }
+
+    /// <summary>True when <paramref name="remote"/> lies in a trusted network; IPv4-mapped IPv6 matches IPv4 networks.</summary>
+    public bool IsTrusted(EndPoint? remote)
+    {
+        if (remote is not IPEndPoint ip)
+        {
+            // UNIX sockets and other non-IP transports: only a local process can connect.
+            // The base EndPoint.AddressFamily throws NotImplementedException: an unknown type is not trusted.
+            try
+            {
+                return remote is not null && remote.AddressFamily == System.Net.Sockets.AddressFamily.Unix;
+            }
+            catch (NotImplementedException)
+            {
+                return false;
+            }
+        }
+
+        IPAddress address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
+        foreach (IPNetwork network in _trustedNetworks)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Decides what the bytes received so far from a trusted peer mean. <see cref="ProxyReceiveStatus.Accepted"/>:
+    /// consume <see cref="ProxyHeader.Length"/> bytes. <see cref="ProxyReceiveStatus.NoHeader"/> (Optional mode only):
+    /// consume nothing and go on with the real endpoints. <see cref="ProxyReceiveStatus.Rejected"/>: close without
+    /// writing; <paramref name="error"/> says why (<see cref="ProxyParseError.None"/> with
+    /// <paramref name="isCompleted"/> means the peer closed before a complete header).
+    /// </summary>
+    public ProxyReceiveStatus Evaluate(in ReadOnlySequence<byte> buffer, bool isCompleted, out ProxyHeader header, out ProxyParseError error)
+    {
+        ProxyParseStatus status = ProxyHeaderParser.Parse(buffer, ParserOptions, out header, out error);
+        switch (status)
+        {
+            case ProxyParseStatus.Complete:
+                return ProxyReceiveStatus.Accepted;
+            case ProxyParseStatus.Invalid when error == ProxyParseError.NotProxyProtocol && Mode == ProxyProtocolMode.Optional:
+                return ProxyReceiveStatus.NoHeader;
+            case ProxyParseStatus.Invalid:
+                return ProxyReceiveStatus.Rejected;
+            default:
+                return isCompleted ? ProxyReceiveStatus.Rejected : ProxyReceiveStatus.NeedMoreData;
+        }
+    }
+}
