@@ -1,0 +1,14 @@
+namespace ProxyKestrel.Gateway.Configuration;
+
+/// <summary>The <c>TcpProxy</c> configuration section.</summary>
+public sealed record TcpProxyConfig
+{
+    /// <summary>The section name.</summary>
+    public const string SectionName = "TcpProxy";
+
+    /// <summary>The routes, by id.</summary>
+    public IReadOnlyList<TcpRouteConfig> Routes { get; init; } = [];
+
+    /// <summary>How long open connections may go on after shutdown starts before they are closed. Default 30 s.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}

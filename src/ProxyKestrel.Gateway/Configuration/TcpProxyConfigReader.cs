@@ -1,0 +1,139 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace ProxyKestrel.Gateway.Configuration;
+
+/// <summary>Reads the <c>TcpProxy</c> section, collecting every unknown key and unparsable value with its path.</summary>
+public static class TcpProxyConfigReader
+{
+    private static readonly string[] SectionKeys = ["Routes", "DrainTimeout"];
+
+    private static readonly string[] RouteKeys =
+    [
+        nameof(TcpRouteConfig.Listen),
+        nameof(TcpRouteConfig.ClusterId),
+        nameof(TcpRouteConfig.ConnectTimeout),
+        nameof(TcpRouteConfig.IdleTimeout),
+        nameof(TcpRouteConfig.AllowedClients),
+        nameof(TcpRouteConfig.MaxConnections),
+        nameof(TcpRouteConfig.AcceptProxyProtocol),
+    ];
+
+    /// <summary>Reads <paramref name="section"/>; problems go to <paramref name="errors"/>, one message each.</summary>
+    public static TcpProxyConfig Read(IConfiguration section, List<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(errors);
+        string path = section is IConfigurationSection s ? s.Path : TcpProxyConfig.SectionName;
+        var routes = new List<TcpRouteConfig>();
+        TimeSpan drain = new TcpProxyConfig().DrainTimeout;
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            switch (Match(child.Key, SectionKeys))
+            {
+                case "Routes":
+                    foreach (IConfigurationSection route in child.GetChildren())
+                    {
+                        routes.Add(ReadRoute(route, errors));
+                    }
+
+                    break;
+                case "DrainTimeout":
+                    drain = ReadTimeSpan(child, errors, drain);
+                    break;
+                default:
+                    errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", SectionKeys)}.");
+                    break;
+            }
+        }
+
+        _ = path;
+        return new TcpProxyConfig { Routes = routes, DrainTimeout = drain };
+    }
+
+    private static TcpRouteConfig ReadRoute(IConfigurationSection section, List<string> errors)
+    {
+        var route = new TcpRouteConfig { RouteId = section.Key };
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            switch (Match(child.Key, RouteKeys))
+            {
+                case nameof(TcpRouteConfig.Listen):
+                    route = route with { Listen = ReadList(child) };
+                    break;
+                case nameof(TcpRouteConfig.ClusterId):
+                    route = route with { ClusterId = child.Value ?? string.Empty };
+                    break;
+                case nameof(TcpRouteConfig.ConnectTimeout):
+                    route = route with { ConnectTimeout = ReadTimeSpan(child, errors, route.ConnectTimeout) };
+                    break;
+                case nameof(TcpRouteConfig.IdleTimeout):
+                    route = route with { IdleTimeout = ReadTimeSpan(child, errors, route.IdleTimeout) };
+                    break;
+                case nameof(TcpRouteConfig.AllowedClients):
+                    route = route with { AllowedClients = ReadList(child) };
+                    break;
+                case nameof(TcpRouteConfig.MaxConnections):
+                    if (int.TryParse(child.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int max))
+                    {
+                        route = route with { MaxConnections = max };
+                    }
+                    else
+                    {
+                        errors.Add($"{child.Path}: '{child.Value}' is not a whole number; allowed: 1 or more.");
+                    }
+
+                    break;
+                case nameof(TcpRouteConfig.AcceptProxyProtocol):
+                    route = route with { AcceptProxyProtocol = ReadAcceptProxyProtocol(child, errors) };
+                    break;
+                default:
+                    errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", RouteKeys)}.");
+                    break;
+            }
+        }
+
+        return route;
+    }
+
+    private static ProxyProtocolOptions ReadAcceptProxyProtocol(IConfigurationSection section, List<string> errors)
+    {
+        var options = new ProxyProtocolOptions();
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            if (child.Value is null && ProxyProtocolOptionsReader.Match(child.Key) == nameof(ProxyProtocolOptions.TrustedNetworks))
+            {
+                options.TrustedNetworks = [.. ReadList(child)];
+                continue;
+            }
+
+            ProxyProtocolOptionsReader.TrySet(options, child.Key, child.Value, child.Path, errors);
+        }
+
+        return options;
+    }
+
+    private static List<string> ReadList(IConfigurationSection section)
+    {
+        if (section.Value is { } single)
+        {
+            return [.. single.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+        }
+
+        return [.. section.GetChildren().Select(item => item.Value ?? string.Empty)];
+    }
+
+    private static TimeSpan ReadTimeSpan(IConfigurationSection section, List<string> errors, TimeSpan fallback)
+    {
+        if (TimeSpan.TryParse(section.Value, CultureInfo.InvariantCulture, out TimeSpan value))
+        {
+            return value;
+        }
+
+        errors.Add($"{section.Path}: '{section.Value}' is not a time span; allowed: hh:mm:ss, e.g. 00:00:05.");
+        return fallback;
+    }
+
+    private static string? Match(string key, string[] keys) =>
+        keys.FirstOrDefault(k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,115 @@
+using System.Net;
+
+namespace ProxyKestrel.Gateway.Configuration;
+
+/// <summary>Checks a <see cref="TcpProxyConfig"/>, reporting every error with its key and what is allowed.</summary>
+public static class TcpProxyConfigValidator
+{
+    /// <summary>
+    /// Validates <paramref name="config"/>. <paramref name="clusterExists"/> (when given) checks each ClusterId against
+    /// YARP's loaded clusters.
+    /// </summary>
+    public static void Validate(TcpProxyConfig config, Func<string, bool>? clusterExists, List<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(errors);
+        string prefix = $"{TcpProxyConfig.SectionName}:Routes";
+        var endpoints = new Dictionary<IPEndPoint, string>();
+        if (config.DrainTimeout < TimeSpan.Zero || config.DrainTimeout > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{TcpProxyConfig.SectionName}:DrainTimeout: {config.DrainTimeout:c} is out of range; allowed: 00:00:00 to 01:00:00.");
+        }
+
+        foreach (TcpRouteConfig route in config.Routes)
+        {
+            string at = $"{prefix}:{route.RouteId}";
+            if (route.Listen.Count == 0)
+            {
+                errors.Add($"{at}:Listen: missing; allowed: one or more endpoints such as 0.0.0.0:2525 or [::]:2525.");
+            }
+
+            for (int i = 0; i < route.Listen.Count; i++)
+            {
+                if (!TryParseEndPoint(route.Listen[i], out IPEndPoint? endpoint))
+                {
+                    errors.Add($"{at}:Listen:{i}: '{route.Listen[i]}' is not an endpoint; allowed: ADDRESS:PORT such as 0.0.0.0:2525, 127.0.0.1:2525 or [::]:2525.");
+                }
+                else if (endpoint.Port != 0 && !endpoints.TryAdd(endpoint, route.RouteId))
+                {
+                    errors.Add($"{at}:Listen:{i}: '{route.Listen[i]}' is also used by route '{endpoints[endpoint]}'; allowed: each endpoint in one route.");
+                }
+            }
+
+            if (string.IsNullOrWhiteSpace(route.ClusterId))
+            {
+                errors.Add($"{at}:ClusterId: missing; allowed: the id of a cluster under ReverseProxy:Clusters.");
+            }
+            else if (clusterExists is not null && !clusterExists(route.ClusterId))
+            {
+                errors.Add($"{at}:ClusterId: cluster '{route.ClusterId}' is not defined under ReverseProxy:Clusters.");
+            }
+
+            if (route.ConnectTimeout <= TimeSpan.Zero || route.ConnectTimeout > TimeSpan.FromMinutes(10))
+            {
+                errors.Add($"{at}:ConnectTimeout: {route.ConnectTimeout:c} is out of range; allowed: more than 00:00:00, up to 00:10:00.");
+            }
+
+            if (route.IdleTimeout <= TimeSpan.Zero || route.IdleTimeout > TimeSpan.FromDays(1))
+            {
+                errors.Add($"{at}:IdleTimeout: {route.IdleTimeout:c} is out of range; allowed: more than 00:00:00, up to 1.00:00:00.");
+            }
+
+            if (route.MaxConnections is < 1)
+            {
+                errors.Add($"{at}:MaxConnections: {route.MaxConnections} is out of range; allowed: 1 or more (omit for no limit).");
+            }
+
+            if (route.AllowedClients is { } allowed)
+            {
+                for (int i = 0; i < allowed.Count; i++)
+                {
+                    if (!ProxyProtocolOptionsValidation.TryParseNetwork(allowed[i], out _))
+                    {
+                        errors.Add($"{at}:AllowedClients:{i}: '{allowed[i]}' is not a network; allowed: CIDR notation with the host bits zero (10.0.0.0/8, 2001:db8::/32) or a single address.");
+                    }
+                }
+            }
+
+            if (route.AcceptProxyProtocol is { } accept)
+            {
+                ProxyProtocolOptionsValidation.Validate(accept, $"{at}:AcceptProxyProtocol", errors);
+            }
+        }
+    }
+
+    /// <summary>Parses <c>ADDRESS:PORT</c> (IPv6 in brackets); <c>*:PORT</c> means all IPv4 and IPv6 addresses.</summary>
+    public static bool TryParseEndPoint(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? endpoint)
+    {
+        endpoint = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        text = text.Trim();
+        if (text.StartsWith("*:", StringComparison.Ordinal))
+        {
+            text = "[::]:" + text[2..];
+        }
+
+        if (!IPEndPoint.TryParse(text, out IPEndPoint? parsed) || text.EndsWith(']') || !text.Contains(':', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        // IPEndPoint.TryParse accepts "1.2.3.4" with port 0; require an explicit port.
+        int colon = text.LastIndexOf(':');
+        if (colon < 0 || colon == text.Length - 1 || (parsed.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !text.StartsWith('[')))
+        {
+            return false;
+        }
+
+        endpoint = parsed;
+        return true;
+    }
+}

@@ -1,0 +1,38 @@
+namespace ProxyKestrel.Gateway.Configuration;
+
+/// <summary>One TCP route (a key under <c>TcpProxy:Routes</c>): where to listen and which YARP cluster to relay to.</summary>
+public sealed record TcpRouteConfig
+{
+    /// <summary>The default <see cref="ConnectTimeout"/>, 5 seconds (HAProxy's <c>timeout connect</c> in the seed setup).</summary>
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>The default <see cref="IdleTimeout"/>, 1 minute (HAProxy's <c>timeout client</c> / <c>timeout server</c>).</summary>
+    public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromMinutes(1);
+
+    /// <summary>The route id (its key).</summary>
+    public required string RouteId { get; init; }
+
+    /// <summary>Endpoints to listen on: <c>0.0.0.0:2525</c>, <c>127.0.0.1:2525</c>, <c>[::]:2525</c>, <c>[::1]:2525</c>.</summary>
+    public IReadOnlyList<string> Listen { get; init; } = [];
+
+    /// <summary>The YARP cluster (under <c>ReverseProxy:Clusters</c>) whose destinations receive the connections.</summary>
+    public string ClusterId { get; init; } = string.Empty;
+
+    /// <summary>How long to wait for a backend connection before trying the next destination.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = DefaultConnectTimeout;
+
+    /// <summary>How long a relayed connection may stay silent in both directions before both sides are closed.</summary>
+    public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
+
+    /// <summary>Client networks (CIDR) allowed to connect; null allows everyone. Others are closed at once.</summary>
+    public IReadOnlyList<string>? AllowedClients { get; init; }
+
+    /// <summary>The most connections open at once on this route; null for no limit. Excess clients are closed at once.</summary>
+    public int? MaxConnections { get; init; }
+
+    /// <summary>
+    /// Read a PROXY header from the clients (the gateway sits behind HAProxy or a cloud load balancer); the options are
+    /// those of the Kestrel middleware. Null: clients send no header.
+    /// </summary>
+    public ProxyProtocolOptions? AcceptProxyProtocol { get; init; }
+}

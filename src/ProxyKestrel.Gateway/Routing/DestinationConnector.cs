@@ -1,0 +1,105 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Health;
+using Yarp.ReverseProxy.LoadBalancing;
+using Yarp.ReverseProxy.Model;
+
+namespace ProxyKestrel.Gateway.Routing;
+
+/// <summary>
+/// Picks destinations of a YARP cluster with the cluster's load-balancing policy over its available (healthy)
+/// destinations, connects with a timeout, and on failure marks the destination unhealthy (passive health) and tries
+/// the next one.
+/// </summary>
+internal sealed class DestinationConnector
+{
+    private static readonly TimeSpan DefaultReactivationPeriod = TimeSpan.FromSeconds(30);
+    private readonly Dictionary<string, ILoadBalancingPolicy> _policies;
+    private readonly IDestinationHealthUpdater _healthUpdater;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly TcpProxyMetrics _metrics;
+
+    public DestinationConnector(
+        IEnumerable<ILoadBalancingPolicy> policies,
+        IDestinationHealthUpdater healthUpdater,
+        TimeProvider timeProvider,
+        ILogger logger,
+        TcpProxyMetrics metrics)
+    {
+        _policies = policies.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+        _healthUpdater = healthUpdater;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _metrics = metrics;
+    }
+
+    /// <summary>Returns a connected socket and its destination, or null when every destination failed.</summary>
+    public async Task<(Socket Socket, DestinationState Destination)?> ConnectAsync(
+        string routeId, ClusterState cluster, TimeSpan connectTimeout, CancellationToken cancellationToken)
+    {
+        var candidates = new List<DestinationState>(cluster.DestinationsState.AvailableDestinations);
+        ILoadBalancingPolicy? policy = null;
+        string policyName = cluster.Model.Config.LoadBalancingPolicy ?? LoadBalancingPolicies.PowerOfTwoChoices;
+        _policies.TryGetValue(policyName, out policy);
+        var context = new DefaultHttpContext();
+        while (candidates.Count > 0)
+        {
+            DestinationState destination = candidates.Count == 1 || policy is null
+                ? candidates[0]
+                : policy.PickDestination(context, cluster, candidates) ?? candidates[0];
+            candidates.Remove(destination);
+
+            string address = destination.Model.Config.Address;
+            Socket? socket = null;
+            try
+            {
+                EndPoint endPoint = ParseAddress(address);
+                socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                using var timeout = new CancellationTokenSource(connectTimeout, _timeProvider);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+                try
+                {
+                    await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"no connection within {connectTimeout:c}");
+                }
+
+                return (socket, destination);
+            }
+            catch (Exception e) when (e is SocketException or TimeoutException or FormatException or ArgumentException)
+            {
+                socket?.Dispose();
+                string errorType = e switch
+                {
+                    TimeoutException => "timeout",
+                    SocketException se => se.SocketErrorCode.ToString(),
+                    _ => "bad_address",
+                };
+                TcpProxyLog.DestinationConnectFailed(_logger, routeId, destination.DestinationId, address, cluster.ClusterId, e.Message);
+                _metrics.ConnectError(routeId, destination.DestinationId, errorType);
+                TimeSpan reactivation = cluster.Model.Config.HealthCheck?.Passive?.ReactivationPeriod ?? DefaultReactivationPeriod;
+                _healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, reactivation);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary><c>tcp://host:port</c> (host an IP literal or a DNS name), or a bare <c>host:port</c>.</summary>
+    public static EndPoint ParseAddress(string address)
+    {
+        string text = address.Contains("://", StringComparison.Ordinal) ? address : "tcp://" + address;
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Port <= 0)
+        {
+            throw new FormatException($"'{address}' is not a TCP destination; expected tcp://HOST:PORT.");
+        }
+
+        string host = uri.IdnHost.Trim('[', ']');
+        return IPAddress.TryParse(host, out IPAddress? ip) ? new IPEndPoint(ip, uri.Port) : new DnsEndPoint(host, uri.Port);
+    }
+}

@@ -1,0 +1,224 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Relay;
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Model;
+
+namespace ProxyKestrel.Gateway.Routing;
+
+/// <summary>
+/// Handles one client connection of a TCP route: filter, limit, optional PROXY header from upstream, destination,
+/// the PROXY header to the backend (written the moment the backend connection opens, before any client byte, so
+/// server-speaks-first protocols such as SMTP work), then the relay.
+/// </summary>
+internal sealed class TcpProxyConnectionHandler
+{
+    private readonly IProxyStateLookup _clusters;
+    private readonly DestinationConnector _connector;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly TcpProxyMetrics _metrics;
+
+    public TcpProxyConnectionHandler(IProxyStateLookup clusters, DestinationConnector connector, TimeProvider timeProvider, ILogger logger, TcpProxyMetrics metrics)
+    {
+        _clusters = clusters;
+        _connector = connector;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _metrics = metrics;
+    }
+
+    public async Task HandleAsync(ConnectionContext connection, TcpRoute route, TcpRouteCounter counter, CancellationToken abort)
+    {
+        string routeId = route.RouteId;
+        EndPoint? peer = connection.RemoteEndPoint;
+        if (route.Receiver is null && !route.IsAllowed(peer))
+        {
+            TcpProxyLog.ClientNotAllowed(_logger, peer, routeId);
+            _metrics.Refused(routeId, "client_not_allowed");
+            connection.Abort();
+            return;
+        }
+
+        if (!route.TryEnter(counter))
+        {
+            TcpProxyLog.MaxConnectionsReached(_logger, peer, routeId, route.Config.MaxConnections ?? 0);
+            _metrics.Refused(routeId, "max_connections");
+            connection.Abort();
+            return;
+        }
+
+        long started = _timeProvider.GetTimestamp();
+        _metrics.Opened(routeId);
+        string result = "completed";
+        long up = 0, down = 0;
+        try
+        {
+            (result, up, down) = await RelayAsync(connection, route, abort).ConfigureAwait(false);
+        }
+        finally
+        {
+            route.Exit(counter);
+            _metrics.Closed(routeId, result, _timeProvider.GetElapsedTime(started), up, down);
+        }
+    }
+
+    private async Task<(string Result, long Up, long Down)> RelayAsync(ConnectionContext connection, TcpRoute route, CancellationToken abort)
+    {
+        PipeReader input = connection.Transport.Input;
+        EndPoint? client = connection.RemoteEndPoint;
+        EndPoint? dialled = connection.LocalEndPoint;
+        ProxyHeader upstream = default;
+        bool hasUpstream = false;
+        ReadOnlySequence<byte> held = default;
+        bool holding = false;
+
+        if (route.Receiver is { } receiver)
+        {
+            (string? rejection, held, upstream, hasUpstream) = await ReadUpstreamHeaderAsync(connection, route, receiver, abort).ConfigureAwait(false);
+            if (rejection is not null)
+            {
+                connection.Abort();
+                return (rejection, 0, 0);
+            }
+
+            holding = true;
+            if (hasUpstream && upstream.HasIPEndPoints)
+            {
+                client = upstream.GetSourceEndPoint();
+                dialled = upstream.GetDestinationEndPoint();
+            }
+
+            if (!route.IsAllowed(client))
+            {
+                input.AdvanceTo(held.Start);
+                TcpProxyLog.ClientNotAllowed(_logger, client, route.RouteId);
+                connection.Abort();
+                return ("client_not_allowed", 0, 0);
+            }
+        }
+
+        if (!_clusters.TryGetCluster(route.Config.ClusterId, out ClusterState? cluster))
+        {
+            ReleaseHeld(input, held, holding, hasUpstream ? upstream.Length : 0);
+            TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+            connection.Abort();
+            return ("no_cluster", 0, 0);
+        }
+
+        (Socket Socket, DestinationState Destination)? connected =
+            await _connector.ConnectAsync(route.RouteId, cluster, route.Config.ConnectTimeout, abort).ConfigureAwait(false);
+        if (connected is not { } backend)
+        {
+            ReleaseHeld(input, held, holding, hasUpstream ? upstream.Length : 0);
+            TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+            connection.Abort();
+            return ("no_destination", 0, 0);
+        }
+
+        using Socket socket = backend.Socket;
+        var clusterProtocol = ClusterProxyProtocol.Read(cluster.Model.Config, []);
+        try
+        {
+            if (clusterProtocol.Version is not null)
+            {
+                int length = ProxyHeaderBuilder.Build(clusterProtocol, client, dialled, upstream, hasUpstream, connection.ConnectionId, out byte[] rented);
+                try
+                {
+                    await socket.SendAsync(rented.AsMemory(0, length), SocketFlags.None, abort).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+
+            ReleaseHeld(input, held, holding, hasUpstream ? upstream.Length : 0);
+            backend.Destination.ConcurrentRequestCount++;
+            try
+            {
+                var relay = new TcpRelay(connection, socket, route.Config.IdleTimeout, _timeProvider, abort);
+                await relay.RunAsync().ConfigureAwait(false);
+                TcpProxyLog.ConnectionRelayed(_logger, route.RouteId, client, backend.Destination.DestinationId, relay.BytesUp, relay.BytesDown, relay.Outcome);
+                if (relay.Outcome != "completed")
+                {
+                    connection.Abort();
+                }
+
+                return (relay.Outcome, relay.BytesUp, relay.BytesDown);
+            }
+            finally
+            {
+                backend.Destination.ConcurrentRequestCount--;
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            connection.Abort();
+            return ("reset", 0, 0);
+        }
+    }
+
+    private static void ReleaseHeld(PipeReader input, ReadOnlySequence<byte> held, bool holding, int headerLength)
+    {
+        if (holding)
+        {
+            input.AdvanceTo(headerLength > 0 ? held.GetPosition(headerLength) : held.Start);
+        }
+    }
+
+    private async Task<(string? Rejection, ReadOnlySequence<byte> Held, ProxyHeader Header, bool HasHeader)> ReadUpstreamHeaderAsync(
+        ConnectionContext connection, TcpRoute route, ProxyProtocolReceiver receiver, CancellationToken abort)
+    {
+        EndPoint? peer = connection.RemoteEndPoint;
+        if (!receiver.IsTrusted(peer))
+        {
+            if (receiver.UntrustedPeers == UntrustedPeerBehavior.Passthrough)
+            {
+                ReadResult first = await connection.Transport.Input.ReadAsync(abort).ConfigureAwait(false);
+                return (null, first.Buffer, default, false);
+            }
+
+            TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, "the peer is not in AcceptProxyProtocol:TrustedNetworks");
+            return ("untrusted_peer", default, default, false);
+        }
+
+        PipeReader input = connection.Transport.Input;
+        using var timeout = new CancellationTokenSource(receiver.HeaderTimeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, abort);
+        while (true)
+        {
+            ReadResult read;
+            try
+            {
+                read = await input.ReadAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, $"no complete header within {receiver.HeaderTimeout:c}");
+                return ("header_timeout", default, default, false);
+            }
+
+            ReadOnlySequence<byte> buffer = read.Buffer;
+            switch (receiver.Evaluate(buffer, read.IsCompleted || read.IsCanceled, out ProxyHeader header, out ProxyParseError error))
+            {
+                case ProxyReceiveStatus.Accepted:
+                    return (null, buffer, header, true);
+                case ProxyReceiveStatus.NoHeader:
+                    return (null, buffer, default, false);
+                case ProxyReceiveStatus.Rejected:
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, error == ProxyParseError.None ? "closed before a complete header" : error.Describe());
+                    return ("header_rejected", default, default, false);
+                default:
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    break;
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Net;
+using ProxyKestrel.Gateway.Configuration;
+
+namespace ProxyKestrel.Gateway.Routing;
+
+/// <summary>A validated route as used by new connections: its config, compiled client filter and header receiver.</summary>
+internal sealed class TcpRoute
+{
+    private readonly IPNetwork[]? _allowedClients;
+    private int _open;
+
+    public TcpRoute(TcpRouteConfig config, ProxyProtocolReceiver? receiver)
+    {
+        Config = config;
+        Receiver = receiver;
+        if (config.AllowedClients is { } allowed)
+        {
+            _allowedClients = new IPNetwork[allowed.Count];
+            for (int i = 0; i < allowed.Count; i++)
+            {
+                _ = ProxyProtocolOptionsValidation.TryParseNetwork(allowed[i], out _allowedClients[i]);
+            }
+        }
+    }
+
+    public TcpRouteConfig Config { get; }
+
+    public string RouteId => Config.RouteId;
+
+    /// <summary>Reads the PROXY header clients send, when <c>AcceptProxyProtocol</c> is set.</summary>
+    public ProxyProtocolReceiver? Receiver { get; }
+
+    public int OpenConnections => Volatile.Read(ref _open);
+
+    public bool IsAllowed(EndPoint? client)
+    {
+        if (_allowedClients is null)
+        {
+            return true;
+        }
+
+        if (client is not IPEndPoint ip)
+        {
+            return false;
+        }
+
+        IPAddress address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
+        foreach (IPNetwork network in _allowedClients)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Takes a connection slot; false when <c>MaxConnections</c> are already open.</summary>
+    public bool TryEnter(TcpRouteCounter counter)
+    {
+        int limit = Config.MaxConnections ?? int.MaxValue;
+        while (true)
+        {
+            int open = counter.Open;
+            if (open >= limit)
+            {
+                return false;
+            }
+
+            if (counter.TryIncrement(open))
+            {
+                Interlocked.Increment(ref _open);
+                return true;
+            }
+        }
+    }
+
+    public void Exit(TcpRouteCounter counter)
+    {
+        counter.Decrement();
+        Interlocked.Decrement(ref _open);
+    }
+}
+
+/// <summary>Open connections of a route id, kept across reloads so <c>MaxConnections</c> counts old and new alike.</summary>
+internal sealed class TcpRouteCounter
+{
+    private int _open;
+
+    public int Open => Volatile.Read(ref _open);
+
+    public bool TryIncrement(int expected) => Interlocked.CompareExchange(ref _open, expected + 1, expected) == expected;
+
+    public void Decrement() => Interlocked.Decrement(ref _open);
+}
