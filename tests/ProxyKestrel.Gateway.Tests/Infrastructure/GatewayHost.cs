@@ -1,0 +1,93 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ProxyKestrel.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// The gateway in-process, as samples/Gateway wires it: YARP clusters from <c>ReverseProxy</c>, TCP routes from
+/// <c>TcpProxy</c>, Kestrel on 127.0.0.1:0. Configuration comes from a JSON file so reload can be tested.
+/// </summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string _directory;
+
+    private GatewayHost(WebApplication app, string directory, string configPath)
+    {
+        _app = app;
+        _directory = directory;
+        ConfigPath = configPath;
+    }
+
+    /// <summary>The JSON file the configuration is read from (rewrite it to trigger a reload).</summary>
+    public string ConfigPath { get; }
+
+    /// <summary>The application's services.</summary>
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts a gateway with <paramref name="json"/> as its configuration file.</summary>
+    public static async Task<GatewayHost> StartAsync(string json, Action<IServiceCollection>? configureServices = null, ILoggerProvider? logger = null)
+    {
+        string directory = TempDirectory.Create("gateway");
+        string path = Path.Combine(directory, "gateway.json");
+        await File.WriteAllTextAsync(path, json);
+        WebApplicationBuilder builder = WebApplication.CreateBuilder();
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddJsonFile(path, optional: false, reloadOnChange: true);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        if (logger is not null)
+        {
+            builder.Logging.AddProvider(logger);
+            builder.Logging.SetMinimumLevel(LogLevel.Trace);
+        }
+
+        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+        builder.Services.AddTcpProxy(builder.Configuration.GetSection("TcpProxy"));
+        configureServices?.Invoke(builder.Services);
+        WebApplication app = builder.Build();
+        app.MapReverseProxy();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            TempDirectory.TryDelete(directory);
+            throw;
+        }
+
+        return new GatewayHost(app, directory, path);
+    }
+
+    /// <summary>The bound endpoint of a route (the first one when it listens on several).</summary>
+    public IPEndPoint EndPointOf(string routeId) =>
+        (IPEndPoint)Services.GetRequiredService<ITcpProxyEndpoints>().BoundEndPoints.First(e => e.RouteId == routeId).EndPoint;
+
+    /// <summary>All bound endpoints of a route.</summary>
+    public IReadOnlyList<IPEndPoint> EndPointsOf(string routeId) =>
+        [.. Services.GetRequiredService<ITcpProxyEndpoints>().BoundEndPoints.Where(e => e.RouteId == routeId).Select(e => (IPEndPoint)e.EndPoint)];
+
+    /// <summary>Stops the gateway (graceful: listeners stop, open connections drain).</summary>
+    public Task StopAsync() => _app.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _app.StopAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // Already stopped.
+        }
+
+        await _app.DisposeAsync();
+        TempDirectory.TryDelete(_directory);
+    }
+}
