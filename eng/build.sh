@@ -10,6 +10,7 @@ dotnet restore ProxyKestrel.sln
 dotnet build ProxyKestrel.sln -c Release --no-restore
 dotnet pack src/ProxyKestrel.ProxyProtocol -c Release -o artifacts/packages --no-build
 dotnet pack src/ProxyKestrel.AspNetCore -c Release -o artifacts/packages --no-build
+dotnet pack src/ProxyKestrel.Gateway -c Release -o artifacts/packages --no-build
 
 echo "Package(s) in $(pwd)/artifacts/packages:"
 ls -1 artifacts/packages

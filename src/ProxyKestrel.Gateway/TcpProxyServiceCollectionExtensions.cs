@@ -49,6 +49,11 @@ public static class TcpProxyServiceCollectionExtensions
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Routes")));
         services.AddSingleton<ITcpProxyEndpoints>(sp => sp.GetRequiredService<TcpProxyListenerManager>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<TcpProxyListenerManager>());
+        services.AddSingleton<IHostedService>(sp => new ProxyKestrel.Gateway.Health.TcpActiveHealthChecker(
+            sp.GetRequiredService<IProxyStateLookup>(),
+            sp.GetRequiredService<IDestinationHealthUpdater>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Health")));
         return services;
     }
 }

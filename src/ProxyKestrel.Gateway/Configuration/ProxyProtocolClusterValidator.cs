@@ -10,6 +10,7 @@ internal sealed class ProxyProtocolClusterValidator : IClusterValidator
     {
         var problems = new List<string>();
         ClusterProxyProtocol.Read(cluster, problems);
+        Health.TcpHealthCheckOptions.Read(cluster, problems);
         foreach (string problem in problems)
         {
             errors.Add(new ArgumentException(problem));

@@ -40,7 +40,22 @@ internal sealed class DestinationConnector
     public async Task<(Socket Socket, DestinationState Destination)?> ConnectAsync(
         string routeId, ClusterState cluster, TimeSpan connectTimeout, CancellationToken cancellationToken)
     {
-        var candidates = new List<DestinationState>(cluster.DestinationsState.AvailableDestinations);
+        // Healthy and unknown destinations first (active TCP checks and passive marks are honoured whatever YARP's
+        // HealthCheck section says); when every one is unhealthy, try them all rather than refuse (HealthyOrPanic).
+        var candidates = new List<DestinationState>(cluster.DestinationsState.AvailableDestinations.Count);
+        foreach (DestinationState destination in cluster.DestinationsState.AvailableDestinations)
+        {
+            if (destination.Health.Active != DestinationHealth.Unhealthy && destination.Health.Passive != DestinationHealth.Unhealthy)
+            {
+                candidates.Add(destination);
+            }
+        }
+
+        if (candidates.Count == 0)
+        {
+            candidates.AddRange(cluster.DestinationsState.AvailableDestinations);
+        }
+
         ILoadBalancingPolicy? policy = null;
         string policyName = cluster.Model.Config.LoadBalancingPolicy ?? LoadBalancingPolicies.PowerOfTwoChoices;
         _policies.TryGetValue(policyName, out policy);

@@ -1,0 +1,108 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using ProxyKestrel.Gateway.Tests.Infrastructure;
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Model;
+
+namespace ProxyKestrel.Gateway.Tests;
+
+public class TcpActiveHealthCheckTests
+{
+    private static string Config(string good, string bad) => $$"""
+        {
+          "ReverseProxy": { "Clusters": { "smtp": {
+            "LoadBalancingPolicy": "RoundRobin",
+            "Metadata": {
+              "ProxyProtocol": "v1",
+              "TcpHealthCheck.Enabled": "true",
+              "TcpHealthCheck.Interval": "00:00:00.200",
+              "TcpHealthCheck.Timeout": "00:00:02",
+              "TcpHealthCheck.Expect": "220",
+              "TcpHealthCheck.Send": "QUIT\\r\\n",
+              "TcpHealthCheck.Rise": "1",
+              "TcpHealthCheck.Fall": "2"
+            },
+            "Destinations": { "good": { "Address": "{{good}}" }, "bad": { "Address": "{{bad}}" } } } } },
+          "TcpProxy": { "Routes": { "r1": { "Listen": "127.0.0.1:0", "ClusterId": "smtp" } } }
+        }
+        """;
+
+    [Fact]
+    public async Task HealthCheck_BackendAnsweringWrongBanner_BecomesUnhealthyAndGetsNoClients()
+    {
+        await using var good = new ProxyBackend(banner: "220 good\r\n");
+        await using var bad = new ProxyBackend(banner: "554 not now\r\n");
+        await using GatewayHost gateway = await GatewayHost.StartAsync(Config(good.Address, bad.Address));
+        IProxyStateLookup lookup = gateway.Services.GetRequiredService<IProxyStateLookup>();
+        Assert.True(lookup.TryGetCluster("smtp", out ClusterState? cluster));
+
+        DestinationState badState = cluster.Destinations["bad"];
+        DestinationState goodState = cluster.Destinations["good"];
+        await WaitUntilAsync(() => badState.Health.Active == DestinationHealth.Unhealthy && goodState.Health.Active == DestinationHealth.Healthy);
+
+        // The checks sent the PROXY header the backends require (v1 here), then the probe exchange.
+        Assert.Contains(good.Connections, c => c.Version == ProxyProtocolVersion.V1);
+        int badBefore = bad.Connections.Count;
+        int goodBefore = good.Connections.Count;
+        for (int i = 0; i < 4; i++)
+        {
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            client.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.20"), 0));
+            await client.ConnectAsync(gateway.EndPointOf("r1"));
+            byte[] banner = new byte[64];
+            int n = await client.ReceiveAsync(banner);
+            Assert.StartsWith("220 good", System.Text.Encoding.ASCII.GetString(banner, 0, n), StringComparison.Ordinal);
+        }
+
+        // Client connections (source 127.0.0.20) reached only the healthy destination.
+        await WaitUntilAsync(() => good.Connections.Count(c => c.Source?.Address.Equals(IPAddress.Parse("127.0.0.20")) == true) == 4);
+        Assert.DoesNotContain(bad.Connections.Skip(badBefore), c => c.Source?.Address.Equals(IPAddress.Parse("127.0.0.20")) == true);
+        Assert.True(good.Connections.Count >= goodBefore + 4);
+    }
+
+    [Fact]
+    public async Task HealthCheck_DestinationDown_IsUnhealthyAndRecoversWhenBack()
+    {
+        await using var good = new ProxyBackend(banner: "220 good\r\n");
+        int port;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+
+        await using GatewayHost gateway = await GatewayHost.StartAsync(Config(good.Address, $"tcp://127.0.0.1:{port}"));
+        IProxyStateLookup lookup = gateway.Services.GetRequiredService<IProxyStateLookup>();
+        Assert.True(lookup.TryGetCluster("smtp", out ClusterState? cluster));
+        DestinationState down = cluster.Destinations["bad"];
+        await WaitUntilAsync(() => down.Health.Active == DestinationHealth.Unhealthy);
+
+        // Bring a well-behaved backend up on that port: the check marks it healthy again (Rise 1).
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        listener.Listen(16);
+        using var serve = new CancellationTokenSource();
+        Task server = Task.Run(async () =>
+        {
+            while (!serve.IsCancellationRequested)
+            {
+                using Socket s = await listener.AcceptAsync(serve.Token);
+                await s.SendAsync("220 back\r\n"u8.ToArray());
+            }
+        });
+        await WaitUntilAsync(() => down.Health.Active == DestinationHealth.Healthy);
+        await serve.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => server);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        long deadline = Environment.TickCount64 + 15_000;
+        while (!condition())
+        {
+            Assert.True(Environment.TickCount64 < deadline, "condition not met within 15 s");
+            await Task.Delay(50);
+        }
+    }
+}
