@@ -9,8 +9,7 @@
 # /usr/sbin/policy-rc.d returning 101); tests start their own instances.
 set -euo pipefail
 
-DEFAULT_PEERS=(haproxy nginx libnginx-mod-stream curl)
-# Later: postfix swaks
+DEFAULT_PEERS=(haproxy nginx libnginx-mod-stream curl postfix swaks)
 
 if [[ $# -gt 0 ]]; then
   PEERS=("$@")

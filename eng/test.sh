@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RESULTS_DIR=artifacts/test-results
 
-bash eng/install-peers.sh haproxy nginx libnginx-mod-stream curl
+bash eng/install-peers.sh haproxy nginx libnginx-mod-stream curl postfix swaks
 dotnet restore ProxyKestrel.sln
 dotnet build ProxyKestrel.sln -c Release --no-restore
 

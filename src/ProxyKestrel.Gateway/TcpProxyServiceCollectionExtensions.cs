@@ -8,6 +8,7 @@ using ProxyKestrel.Gateway;
 using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Configuration.ClusterValidators;
 using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.LoadBalancing;
@@ -49,6 +50,7 @@ public static class TcpProxyServiceCollectionExtensions
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Routes")));
         services.AddSingleton<ITcpProxyEndpoints>(sp => sp.GetRequiredService<TcpProxyListenerManager>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<TcpProxyListenerManager>());
+        services.AddSingleton<IConfigChangeListener>(sp => new ClusterChangeListener(sp));
         services.AddSingleton<IHostedService>(sp => new ProxyKestrel.Gateway.Health.TcpActiveHealthChecker(
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetRequiredService<IDestinationHealthUpdater>(),

@@ -24,7 +24,6 @@ public static class TcpProxyConfigReader
     {
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(errors);
-        string path = section is IConfigurationSection s ? s.Path : TcpProxyConfig.SectionName;
         var routes = new List<TcpRouteConfig>();
         TimeSpan drain = new TcpProxyConfig().DrainTimeout;
         foreach (IConfigurationSection child in section.GetChildren())
@@ -47,7 +46,6 @@ public static class TcpProxyConfigReader
             }
         }
 
-        _ = path;
         return new TcpProxyConfig { Routes = routes, DrainTimeout = drain };
     }
 

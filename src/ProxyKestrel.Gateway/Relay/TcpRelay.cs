@@ -13,6 +13,7 @@ namespace ProxyKestrel.Gateway.Relay;
 /// </summary>
 internal sealed class TcpRelay
 {
+    private const int BufferSize = 16 * 1024;
     private readonly ConnectionContext _client;
     private readonly Socket _backend;
     private readonly TimeSpan _idleTimeout;
@@ -97,7 +98,57 @@ internal sealed class TcpRelay
         }
     }
 
-    private async Task PumpBackendToClientAsync()
+    private Task PumpBackendToClientAsync() =>
+        _client.Features.Get<IConnectionSocketFeature>()?.Socket is { } clientSocket
+            ? PumpBackendToClientSocketAsync(clientSocket)
+            : PumpBackendToClientPipeAsync();
+
+    /// <summary>
+    /// Writes straight to the client's socket (nothing else writes to the connection's output), so the FIN passed on
+    /// after the backend half-closed follows every byte: shutting the socket down after a pipe flush could overtake
+    /// the transport's send loop and lose the tail of the data.
+    /// </summary>
+    private async Task PumpBackendToClientSocketAsync(Socket clientSocket)
+    {
+        try
+        {
+            while (true)
+            {
+                // Wait for data before taking a buffer, so idle connections hold no buffer.
+                await _backend.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                try
+                {
+                    int received = await _backend.ReceiveAsync(buffer, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+                    if (received == 0)
+                    {
+                        // The backend half-closed: pass the FIN on to the client, after all the data.
+                        ShutdownSend(clientSocket);
+                        return;
+                    }
+
+                    int sent = 0;
+                    while (sent < received)
+                    {
+                        sent += await clientSocket.SendAsync(buffer.AsMemory(sent, received - sent), SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+                    }
+
+                    Interlocked.Add(ref _bytesDown, received);
+                    Touch();
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+        catch (Exception e) when (IsConnectionEnd(e))
+        {
+            Fail(e);
+        }
+    }
+
+    private async Task PumpBackendToClientPipeAsync()
     {
         PipeWriter output = _client.Transport.Output;
         try
@@ -110,17 +161,8 @@ internal sealed class TcpRelay
                 int received = await _backend.ReceiveAsync(memory, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
                 if (received == 0)
                 {
-                    // The backend half-closed: flush what we have and pass the FIN on to the client.
-                    await output.FlushAsync(_cancel.Token).ConfigureAwait(false);
-                    if (_client.Features.Get<IConnectionSocketFeature>()?.Socket is { } clientSocket)
-                    {
-                        ShutdownSend(clientSocket);
-                    }
-                    else
-                    {
-                        await output.CompleteAsync().ConfigureAwait(false);
-                    }
-
+                    // The backend half-closed: completing the output flushes it, then closes the client connection.
+                    await output.CompleteAsync().ConfigureAwait(false);
                     return;
                 }
 

@@ -139,7 +139,7 @@ internal sealed class TcpProxyConnectionHandler
             }
 
             ReleaseHeld(input, held, holding, hasUpstream ? upstream.Length : 0);
-            backend.Destination.ConcurrentRequestCount++;
+            AdjustConcurrency(backend.Destination, +1);
             try
             {
                 var relay = new TcpRelay(connection, socket, route.Config.IdleTimeout, _timeProvider, abort);
@@ -154,13 +154,22 @@ internal sealed class TcpProxyConnectionHandler
             }
             finally
             {
-                backend.Destination.ConcurrentRequestCount--;
+                AdjustConcurrency(backend.Destination, -1);
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
             connection.Abort();
             return ("reset", 0, 0);
+        }
+    }
+
+    /// <summary>Keeps YARP's per-destination count (used by LeastRequests) for TCP connections too.</summary>
+    private static void AdjustConcurrency(DestinationState destination, int delta)
+    {
+        lock (destination)
+        {
+            destination.ConcurrentRequestCount += delta;
         }
     }
 

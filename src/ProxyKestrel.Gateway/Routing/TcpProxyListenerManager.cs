@@ -23,14 +23,15 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
     private readonly TcpProxyConnectionHandler _handler;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private readonly Dictionary<IPEndPoint, Listener> _listeners = [];
+    private readonly Dictionary<ListenKey, Listener> _listeners = [];
     private readonly Dictionary<string, TcpRouteCounter> _counters = new(StringComparer.OrdinalIgnoreCase);
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private readonly CancellationTokenSource _abortConnections = new();
-    private readonly List<Task> _connections = [];
+    private readonly TaskSet _connections = new();
     private TcpProxyConfig _config = new();
     private IDisposable? _reloadRegistration;
     private bool _stopping;
+    private bool _started;
 
     public TcpProxyListenerManager(
         IConfiguration section,
@@ -70,16 +71,27 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
 
         await ApplyAsync(config, cancellationToken).ConfigureAwait(false);
         _reloadRegistration = ChangeToken.OnChange(_section.GetReloadToken, () => _ = ReloadAsync());
+        Volatile.Write(ref _started, true);
+    }
+
+    /// <summary>YARP applied new clusters: re-read the routes (a route may name a cluster that just arrived).</summary>
+    public void OnClustersChanged()
+    {
+        if (Volatile.Read(ref _started))
+        {
+            _ = ReloadAsync();
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _started, false);
         _reloadRegistration?.Dispose();
+        List<Listener> listeners = [];
         await _applyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             _stopping = true;
-            List<Listener> listeners;
             lock (_listeners)
             {
                 listeners = [.. _listeners.Values];
@@ -88,7 +100,7 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
 
             foreach (Listener listener in listeners)
             {
-                await listener.StopAsync(_logger).ConfigureAwait(false);
+                await listener.UnbindAsync(_logger).ConfigureAwait(false);
             }
         }
         finally
@@ -96,12 +108,23 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
             _applyLock.Release();
         }
 
-        Task[] open;
-        lock (_connections)
+        try
         {
-            open = [.. _connections];
+            await DrainAsync(cancellationToken).ConfigureAwait(false);
         }
+        finally
+        {
+            // Only now: disposing a listener frees the transport's memory pool, which its open connections still use.
+            foreach (Listener listener in listeners)
+            {
+                await listener.ConnectionListener.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
 
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        Task[] open = _connections.Snapshot();
         TcpProxyLog.Draining(_logger, _config.DrainTimeout, open.Length);
         try
         {
@@ -158,7 +181,7 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
                 return;
             }
 
-            var wanted = new Dictionary<IPEndPoint, TcpRoute>();
+            var wanted = new Dictionary<ListenKey, TcpRoute>();
             foreach (TcpRouteConfig routeConfig in config.Routes)
             {
                 ProxyProtocolReceiver? receiver = null;
@@ -171,7 +194,7 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
                 foreach (string listen in routeConfig.Listen)
                 {
                     _ = TcpProxyConfigValidator.TryParseEndPoint(listen, out IPEndPoint? endPoint);
-                    wanted[endPoint!] = route;
+                    wanted[ListenKey.For(endPoint!, route.RouteId)] = route;
                 }
             }
 
@@ -179,7 +202,7 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
             List<Listener> removed = [];
             lock (_listeners)
             {
-                foreach ((IPEndPoint endPoint, Listener listener) in _listeners.ToList())
+                foreach ((ListenKey endPoint, Listener listener) in _listeners.ToList())
                 {
                     if (wanted.TryGetValue(endPoint, out TcpRoute? route))
                     {
@@ -196,12 +219,13 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
 
             foreach (Listener listener in removed)
             {
-                await listener.StopAsync(_logger).ConfigureAwait(false);
+                await listener.UnbindAsync(_logger).ConfigureAwait(false);
+                _ = listener.DisposeWhenIdleAsync();
             }
 
-            foreach ((IPEndPoint endPoint, TcpRoute route) in wanted)
+            foreach ((ListenKey endPoint, TcpRoute route) in wanted)
             {
-                IConnectionListener bound = await _listenerFactory.BindAsync(endPoint, cancellationToken).ConfigureAwait(false);
+                IConnectionListener bound = await _listenerFactory.BindAsync(endPoint.EndPoint, cancellationToken).ConfigureAwait(false);
                 var listener = new Listener(bound, route);
                 lock (_listeners)
                 {
@@ -252,22 +276,8 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
             }
 
             Task task = RunConnectionAsync(connection, route, counter);
-            lock (_connections)
-            {
-                _connections.Add(task);
-            }
-
-            _ = task.ContinueWith(
-                t =>
-                {
-                    lock (_connections)
-                    {
-                        _connections.Remove(t);
-                    }
-                },
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+            _connections.Add(task);
+            listener.Track(task);
         }
     }
 
@@ -288,15 +298,30 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
         }
     }
 
+    /// <summary>
+    /// A listener's identity across reloads: its configured endpoint, plus the route id when the port is 0 (each such
+    /// route gets a port of its own, so two routes on <c>127.0.0.1:0</c> are two listeners).
+    /// </summary>
+    private readonly record struct ListenKey(IPEndPoint EndPoint, string? RouteId)
+    {
+        public static ListenKey For(IPEndPoint endPoint, string routeId) => new(endPoint, endPoint.Port == 0 ? routeId : null);
+    }
+
     private sealed class Listener(IConnectionListener connectionListener, TcpRoute route)
     {
+        private readonly TaskSet _connections = new();
+
         public IConnectionListener ConnectionListener { get; } = connectionListener;
 
         public volatile TcpRoute Route = route;
 
         public Task? AcceptLoop { get; set; }
 
-        public async Task StopAsync(ILogger logger)
+        /// <summary>Remembers a connection accepted by this listener until it ends.</summary>
+        public void Track(Task connection) => _connections.Add(connection);
+
+        /// <summary>Stops accepting; connections already accepted go on.</summary>
+        public async Task UnbindAsync(ILogger logger)
         {
             await ConnectionListener.UnbindAsync().ConfigureAwait(false);
             if (AcceptLoop is { } loop)
@@ -304,8 +329,25 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
                 await loop.ConfigureAwait(false);
             }
 
-            await ConnectionListener.DisposeAsync().ConfigureAwait(false);
             TcpProxyLog.RouteStopped(logger, Route.RouteId, ConnectionListener.EndPoint);
+        }
+
+        /// <summary>Disposes the listener once its connections have ended (they use its memory pool until then).</summary>
+        public async Task DisposeWhenIdleAsync()
+        {
+            Task[] open = _connections.Snapshot();
+            try
+            {
+                await Task.WhenAll(open).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // A connection failed; it has ended all the same.
+            }
+            finally
+            {
+                await ConnectionListener.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 }

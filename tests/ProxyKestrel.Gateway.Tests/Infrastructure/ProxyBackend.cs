@@ -25,6 +25,7 @@ public sealed class ProxyBackend : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
     private readonly ConcurrentBag<Socket> _open = [];
+    private int _closed;
 
     public ProxyBackend(bool expectHeader = true, string? banner = null, IPAddress? address = null)
     {
@@ -49,6 +50,9 @@ public sealed class ProxyBackend : IAsyncDisposable
 
     /// <summary>Raised bytes: the raw prefix received before the first echo, for tests checking "header before any client byte".</summary>
     public ConcurrentQueue<Exception> Errors { get; } = new();
+
+    /// <summary>How many connections have ended (the gateway closed or reset them, or they failed).</summary>
+    public int ClosedConnections => Volatile.Read(ref _closed);
 
     /// <summary>Waits until <paramref name="count"/> connections have been seen.</summary>
     public async Task<BackendConnection> WaitForConnectionAsync(int count = 1, TimeSpan? timeout = null)
@@ -189,6 +193,10 @@ public sealed class ProxyBackend : IAsyncDisposable
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {
             Errors.Enqueue(e);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _closed);
         }
     }
 

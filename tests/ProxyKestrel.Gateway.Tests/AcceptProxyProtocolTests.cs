@@ -1,0 +1,58 @@
+using System.Net;
+using System.Text;
+using ProxyKestrel.Gateway.Tests.Infrastructure;
+
+namespace ProxyKestrel.Gateway.Tests;
+
+public class AcceptProxyProtocolTests
+{
+    private const string Route = """, "AcceptProxyProtocol": { "TrustedNetworks": ["127.0.0.1/32"] }""";
+
+    private static byte[] UpstreamHeader()
+    {
+        byte[] buffer = new byte[256];
+        var writer = ProxyV2HeaderWriter.Proxy(buffer, IPAddress.Parse("198.51.100.7"), 5555, IPAddress.Parse("203.0.113.1"), 25);
+        writer.AddAwsVpcEndpointId("vpce-0123456789abcdef0"u8);
+        int length = writer.Complete();
+        return buffer[..length];
+    }
+
+    [Fact]
+    public async Task Relay_TrustedUpstreamV2Header_BackendSeesUpstreamAddressesAndPassedThroughAwsTlv()
+    {
+        await using var backend = new ProxyBackend();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(GatewayRelayTests.Config(backend.Address, "v2", Route, "passthrough"));
+        using var client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.1");
+
+        byte[] header = UpstreamHeader();
+        byte[] payload = Encoding.ASCII.GetBytes("EHLO example\r\n");
+        await Net.SendAllAsync(client, (byte[])[.. header, .. payload]);
+        Assert.Equal(payload, await Net.ReceiveExactlyAsync(client, payload.Length));
+
+        BackendConnection seen = await backend.WaitForConnectionAsync();
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("198.51.100.7"), 5555), seen.Source);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("203.0.113.1"), 25), seen.Destination);
+        (byte _, byte[] aws) = Assert.Single(seen.Tlvs, t => t.Type == 0xEA);
+        Assert.Equal([0x01, .. "vpce-0123456789abcdef0"u8.ToArray()], aws);
+    }
+
+    [Fact]
+    public async Task Connect_BadUpstreamHeader_ClosedAndBackendNeverContacted()
+    {
+        await using var backend = new ProxyBackend();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(GatewayRelayTests.Config(backend.Address, "v2", Route, "passthrough"));
+        await Net.AssertRefusedAsync(gateway.EndPointOf("r1"), "127.0.0.1", "PROXY TCP9 nonsense here\r\nEHLO\r\n"u8.ToArray());
+        await Task.Delay(100);
+        Assert.Empty(backend.Connections);
+    }
+
+    [Fact]
+    public async Task Connect_UntrustedSender_ClosedAndBackendNeverContacted()
+    {
+        await using var backend = new ProxyBackend();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(GatewayRelayTests.Config(backend.Address, "v2", Route, "passthrough"));
+        await Net.AssertRefusedAsync(gateway.EndPointOf("r1"), "127.0.0.9", UpstreamHeader());
+        await Task.Delay(100);
+        Assert.Empty(backend.Connections);
+    }
+}

@@ -1,0 +1,177 @@
+using System.Text.RegularExpressions;
+
+namespace ProxyKestrel.Gateway.Tests.RealPeers;
+
+/// <summary>
+/// A throwaway Postfix instance (<c>postfix -c DIR/etc start-fg</c>) with its own queue and data directories, its log
+/// on stdout (<c>maillog_file = /dev/stdout</c>) and three listeners on 127.0.0.1: postscreen expecting a PROXY
+/// header (<see cref="PostscreenPort"/>), smtpd expecting one (<see cref="ProxySmtpdPort"/>) and plain smtpd
+/// (<see cref="PlainSmtpdPort"/>). Mail for @localhost is accepted and discarded. Dispose runs
+/// <c>postfix -c DIR/etc stop</c> (the master outlives a kill of start-fg).
+/// </summary>
+internal sealed class PostfixPeer : IAsyncDisposable
+{
+    private readonly string _postfix;
+    private readonly string _directory;
+    private readonly ChildProcess _process;
+
+    private PostfixPeer(string postfix, string directory, ChildProcess process, int postscreen, int proxySmtpd, int plainSmtpd)
+    {
+        _postfix = postfix;
+        _directory = directory;
+        _process = process;
+        PostscreenPort = postscreen;
+        ProxySmtpdPort = proxySmtpd;
+        PlainSmtpdPort = plainSmtpd;
+    }
+
+    /// <summary>postscreen with <c>postscreen_upstream_proxy_protocol = haproxy</c>.</summary>
+    public int PostscreenPort { get; }
+
+    /// <summary>smtpd with <c>-o smtpd_upstream_proxy_protocol=haproxy</c>.</summary>
+    public int ProxySmtpdPort { get; }
+
+    /// <summary>smtpd without upstream proxy protocol.</summary>
+    public int PlainSmtpdPort { get; }
+
+    /// <summary>Postfix's log so far.</summary>
+    public string Log => _process.Output;
+
+    /// <summary>Waits for a log line matching <paramref name="pattern"/>.</summary>
+    public async Task<Match> WaitForLogAsync(string pattern, TimeSpan? timeout = null)
+    {
+        try
+        {
+            return await _process.WaitForLineAsync(new Regex(pattern), timeout ?? TimeSpan.FromSeconds(15));
+        }
+        catch (TimeoutException e)
+        {
+            throw new InvalidOperationException($"Postfix did not log /{pattern}/:\n{Log}", e);
+        }
+    }
+
+    public static async Task<PostfixPeer> StartAsync()
+    {
+        string postfix = RealPeerProcess.FindExecutable("postfix", "postfix");
+        string directory = TempDirectory.Create("gw-postfix");
+        // Postfix daemons run as user postfix: the tree must be traversable, data_directory theirs.
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        }
+        string etc = Path.Combine(directory, "etc");
+        string queue = Path.Combine(directory, "queue");
+        string data = Path.Combine(directory, "data");
+        Directory.CreateDirectory(etc);
+        Directory.CreateDirectory(queue);
+        Directory.CreateDirectory(data);
+        await RunCheckedAsync("chown", "postfix", data);
+        int postscreen = FreePort.Next();
+        int proxySmtpd = FreePort.Next();
+        int plainSmtpd = FreePort.Next();
+        string main = $"""
+            compatibility_level = 3.6
+            queue_directory = {queue}
+            data_directory = {data}
+            mail_owner = postfix
+            setgid_group = postdrop
+            myhostname = localhost
+            mydomain = localhost
+            myorigin = localhost
+            mydestination = localhost
+            mynetworks = 127.0.0.0/8
+            inet_interfaces = loopback-only
+            inet_protocols = ipv4
+            maillog_file = /dev/stdout
+            alias_maps =
+            alias_database =
+            local_recipient_maps =
+            local_transport = discard
+            default_transport = discard
+            relay_transport = discard
+            smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+            postscreen_upstream_proxy_protocol = haproxy
+            postscreen_greet_wait = 1s
+            postscreen_greet_action = ignore
+            postscreen_dnsbl_action = ignore
+            smtpd_banner = $myhostname ESMTP
+            biff = no
+
+            """;
+        string master = $"""
+            {postscreen} inet n - n - 1 postscreen
+            {proxySmtpd} inet n - n - - smtpd -o smtpd_upstream_proxy_protocol=haproxy
+            {plainSmtpd} inet n - n - - smtpd
+            smtpd pass - - n - - smtpd
+            pickup unix n - n 60 1 pickup
+            cleanup unix n - n - 0 cleanup
+            qmgr unix n - n 300 1 qmgr
+            rewrite unix - - n - - trivial-rewrite
+            bounce unix - - n - 0 bounce
+            defer unix - - n - 0 bounce
+            trace unix - - n - 0 bounce
+            verify unix - - n - 1 verify
+            flush unix n - n 1000? 0 flush
+            proxymap unix - - n - - proxymap
+            proxywrite unix - - n - 1 proxymap
+            smtp unix - - n - - smtp
+            relay unix - - n - - smtp
+            showq unix n - n - - showq
+            error unix - - n - - error
+            retry unix - - n - - error
+            discard unix - - n - - discard
+            local unix - n n - - local
+            anvil unix - - n - 1 anvil
+            scache unix - - n - 1 scache
+            postlog unix-dgram n - n - 1 postlogd
+
+            """;
+        await File.WriteAllTextAsync(Path.Combine(etc, "main.cf"), main);
+        await File.WriteAllTextAsync(Path.Combine(etc, "master.cf"), master);
+        await RunCheckedAsync(postfix, "-c", etc, "check");
+        var process = ChildProcess.Start(postfix, ["-c", etc, "start-fg"], directory, name: "postfix");
+        var peer = new PostfixPeer(postfix, directory, process, postscreen, proxySmtpd, plainSmtpd);
+        try
+        {
+            await process.WaitForLineAsync(new Regex("daemon started"), TimeSpan.FromSeconds(15));
+            // Only the plain smtpd is probed: a probe on the others would log a PROXY header warning.
+            await process.WaitForPortAsync(plainSmtpd);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            string log = peer.Log;
+            await peer.DisposeAsync();
+            throw new InvalidOperationException($"Postfix did not start: {e.Message}\n--- log ---\n{log}\n--- main.cf ---\n{main}\n--- master.cf ---\n{master}", e);
+        }
+
+        return peer;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await ChildProcess.RunAsync(_postfix, "-c", Path.Combine(_directory, "etc"), "stop");
+        }
+        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException or System.ComponentModel.Win32Exception)
+        {
+            // Best effort; the kill below still ends start-fg.
+        }
+
+        await _process.DisposeAsync();
+        TempDirectory.TryDelete(_directory);
+    }
+
+    private static async Task RunCheckedAsync(string executable, params string[] arguments)
+    {
+        var process = ChildProcess.Start(executable, arguments);
+        await using (process)
+        {
+            int code = await process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            if (code != 0)
+            {
+                throw new InvalidOperationException($"{executable} {string.Join(' ', arguments)} exited with {code}:\n{process.Output}");
+            }
+        }
+    }
+}
