@@ -65,12 +65,11 @@ public class TcpActiveHealthCheckTests
     public async Task HealthCheck_DestinationDown_IsUnhealthyAndRecoversWhenBack()
     {
         await using var good = new ProxyBackend(banner: "220 good\r\n");
-        int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+
+        // Bound but not listening: connects are refused, and the port stays ours (no other test can take it).
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
 
         await using GatewayHost gateway = await GatewayHost.StartAsync(Config(good.Address, $"tcp://127.0.0.1:{port}"));
         IProxyStateLookup lookup = gateway.Services.GetRequiredService<IProxyStateLookup>();
@@ -79,8 +78,6 @@ public class TcpActiveHealthCheckTests
         await WaitUntilAsync(() => down.Health.Active == DestinationHealth.Unhealthy);
 
         // Bring a well-behaved backend up on that port: the check marks it healthy again (Rise 1).
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, port));
         listener.Listen(16);
         using var serve = new CancellationTokenSource();
         Task server = Task.Run(async () =>

@@ -11,6 +11,8 @@ internal static class Net
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
+    private static readonly System.Collections.Concurrent.ConcurrentBag<Socket> ReservedPorts = [];
+
     /// <summary>Connects to <paramref name="target"/>, from <paramref name="from"/> when given.</summary>
     public static async Task<Socket> ConnectAsync(IPEndPoint target, string? from = null)
     {
@@ -185,11 +187,15 @@ internal static class Net
         }
     }
 
-    /// <summary>A free loopback port nobody listens on (bound, then closed).</summary>
+    /// <summary>
+    /// A loopback port nobody listens on: bound but never listening, and kept bound for the whole test run, so
+    /// connects are refused and no other test can take the port meanwhile.
+    /// </summary>
     public static int ClosedPort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ReservedPorts.Add(socket);
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
