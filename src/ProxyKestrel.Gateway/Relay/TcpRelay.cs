@@ -84,7 +84,8 @@ internal sealed class TcpRelay
                 }
 
                 input.AdvanceTo(buffer.End);
-                if (read.IsCompleted || read.IsCanceled)
+                // IsCanceled alone is a leftover CancelPendingRead (the SNI peek's timer): keep reading.
+                if (read.IsCompleted)
                 {
                     // The client half-closed: pass the FIN on, keep reading the backend's answer.
                     ShutdownSend(_backend);

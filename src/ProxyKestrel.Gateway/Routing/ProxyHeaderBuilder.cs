@@ -18,6 +18,7 @@ internal static class ProxyHeaderBuilder
         EndPoint? dialled,
         in ProxyHeader upstream,
         bool hasUpstream,
+        string? serverName,
         string uniqueId,
         out byte[] rented)
     {
@@ -55,10 +56,16 @@ internal static class ProxyHeaderBuilder
             }
         }
 
-        if ((protocol.Tlvs & ProxyProtocolTlvSelection.Authority) != 0 && !passedAuthority
-            && hasUpstream && upstream.TryGetAuthority(out ReadOnlySequence<byte> authority))
+        if ((protocol.Tlvs & ProxyProtocolTlvSelection.Authority) != 0 && !passedAuthority)
         {
-            writer.AddAuthority(authority.IsSingleSegment ? authority.FirstSpan : authority.ToArray());
+            if (hasUpstream && upstream.TryGetAuthority(out ReadOnlySequence<byte> authority))
+            {
+                writer.AddAuthority(authority.IsSingleSegment ? authority.FirstSpan : authority.ToArray());
+            }
+            else if (serverName is not null)
+            {
+                writer.AddAuthority(serverName);
+            }
         }
 
         if ((protocol.Tlvs & ProxyProtocolTlvSelection.UniqueId) != 0 && !passedUniqueId)

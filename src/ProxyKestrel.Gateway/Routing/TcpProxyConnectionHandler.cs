@@ -111,6 +111,23 @@ internal sealed class TcpProxyConnectionHandler
             return ("no_cluster", 0, 0);
         }
 
+        var clusterProtocol = ClusterProxyProtocol.Read(cluster.Model.Config, []);
+        string? serverName = null;
+        if (clusterProtocol.Version == ProxyProtocolVersion.V2
+            && (clusterProtocol.Tlvs & ProxyProtocolTlvSelection.Authority) != 0
+            && !(hasUpstream && upstream.TryGetAuthority(out _)))
+        {
+            // Authority from the client's TLS ClientHello (SNI): wait for its first bytes, up to ConnectTimeout.
+            int skip = hasUpstream ? upstream.Length : 0;
+            (serverName, held) = await PeekServerNameAsync(input, held, holding, skip, route.Config.ConnectTimeout).ConfigureAwait(false);
+            holding = true;
+            if (hasUpstream)
+            {
+                // The buffer was read again: decode the upstream header from the current one.
+                route.Receiver!.Evaluate(held, false, out upstream, out _);
+            }
+        }
+
         (Socket Socket, DestinationState Destination)? connected =
             await _connector.ConnectAsync(route.RouteId, cluster, route.Config.ConnectTimeout, abort).ConfigureAwait(false);
         if (connected is not { } backend)
@@ -122,12 +139,11 @@ internal sealed class TcpProxyConnectionHandler
         }
 
         using Socket socket = backend.Socket;
-        var clusterProtocol = ClusterProxyProtocol.Read(cluster.Model.Config, []);
         try
         {
             if (clusterProtocol.Version is not null)
             {
-                int length = ProxyHeaderBuilder.Build(clusterProtocol, client, dialled, upstream, hasUpstream, connection.ConnectionId, out byte[] rented);
+                int length = ProxyHeaderBuilder.Build(clusterProtocol, client, dialled, upstream, hasUpstream, serverName, connection.ConnectionId, out byte[] rented);
                 try
                 {
                     await socket.SendAsync(rented.AsMemory(0, length), SocketFlags.None, abort).ConfigureAwait(false);
@@ -170,6 +186,37 @@ internal sealed class TcpProxyConnectionHandler
         lock (destination)
         {
             destination.ConcurrentRequestCount += delta;
+        }
+    }
+
+    /// <summary>
+    /// Reads until the client's first TLS record is complete (or it is clearly not TLS, or <paramref name="wait"/>
+    /// passes) and returns the SNI server name, if any. Nothing is consumed: the returned buffer is still held.
+    /// </summary>
+    private async Task<(string? ServerName, ReadOnlySequence<byte> Held)> PeekServerNameAsync(
+        PipeReader input, ReadOnlySequence<byte> held, bool holding, int skip, TimeSpan wait)
+    {
+        using ITimer timer = _timeProvider.CreateTimer(static state => ((PipeReader)state!).CancelPendingRead(), input, wait, Timeout.InfiniteTimeSpan);
+        bool ended = false;
+        if (!holding)
+        {
+            ReadResult first = await input.ReadAsync().ConfigureAwait(false);
+            held = first.Buffer;
+            ended = first.IsCompleted || first.IsCanceled;
+        }
+
+        while (true)
+        {
+            ClientHelloStatus status = TlsClientHello.TryReadServerName(held.Slice(skip), out string? serverName);
+            if (status != ClientHelloStatus.NeedMoreData || ended)
+            {
+                return (serverName, held);
+            }
+
+            input.AdvanceTo(held.Start, held.End);
+            ReadResult read = await input.ReadAsync().ConfigureAwait(false);
+            held = read.Buffer;
+            ended = read.IsCompleted || read.IsCanceled;
         }
     }
 
