@@ -21,7 +21,12 @@ internal sealed class TcpProxyMetrics
         _connections = meter.CreateCounter<long>("proxykestrel.tcp.connections", "{connection}", "Finished client connections, by result.");
         _connectErrors = meter.CreateCounter<long>("proxykestrel.tcp.connect_errors", "{error}", "Failed attempts to connect to a destination.");
         _bytes = meter.CreateCounter<long>("proxykestrel.tcp.bytes", "By", "Bytes relayed, by direction (up: client to backend).");
-        _duration = meter.CreateHistogram<double>("proxykestrel.tcp.connection.duration", "s", "Duration of client connections.");
+        _duration = meter.CreateHistogram<double>(
+            "proxykestrel.tcp.connection.duration",
+            unit: "s",
+            description: "Duration of client connections.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600] });
     }
 
     public void Opened(string route) => _active.Add(1, new KeyValuePair<string, object?>("proxykestrel.route", route));

@@ -7,6 +7,7 @@ using Yarp.ReverseProxy.Model;
 
 namespace ProxyKestrel.Gateway.Tests;
 
+[Collection(TimingSensitive.Name)]
 public class TcpActiveHealthCheckTests
 {
     private static string Config(string good, string bad) => $$"""
@@ -86,6 +87,22 @@ public class TcpActiveHealthCheckTests
             {
                 using Socket s = await listener.AcceptAsync(serve.Token);
                 await s.SendAsync("220 back\r\n"u8.ToArray());
+
+                // Read what the check sends (PROXY header, QUIT) until it closes: closing with unread data would
+                // send a reset that can destroy the 220 line before the check reads it.
+                byte[] sink = new byte[1024];
+                using var drain = CancellationTokenSource.CreateLinkedTokenSource(serve.Token);
+                drain.CancelAfter(TimeSpan.FromSeconds(5));
+                try
+                {
+                    while (await s.ReceiveAsync(sink, SocketFlags.None, drain.Token) > 0)
+                    {
+                    }
+                }
+                catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !serve.IsCancellationRequested))
+                {
+                    // The check reset or went quiet: serve the next one.
+                }
             }
         });
         await WaitUntilAsync(() => down.Health.Active == DestinationHealth.Healthy);
@@ -95,10 +112,10 @@ public class TcpActiveHealthCheckTests
 
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
-        long deadline = Environment.TickCount64 + 15_000;
+        long deadline = Environment.TickCount64 + 30_000;
         while (!condition())
         {
-            Assert.True(Environment.TickCount64 < deadline, "condition not met within 15 s");
+            Assert.True(Environment.TickCount64 < deadline, "condition not met within 30 s");
             await Task.Delay(50);
         }
     }

@@ -48,10 +48,8 @@ public class TcpProxyMetricsTests
         }
 
         await Net.AssertRefusedAsync(gateway.EndPointOf("r1"), "127.0.0.22");
-        using (Socket client = await Net.ConnectAsync(gateway.EndPointOf("r2"), "127.0.0.23"))
-        {
-            await Net.AssertClosedWithoutDataAsync(client);
-        }
+        // No destination can be reached: closed without data (possibly reset while still connecting).
+        await Net.AssertRefusedAsync(gateway.EndPointOf("r2"), "127.0.0.23");
 
         await Net.WaitUntilAsync(
             () => measurements.Count(m => m.Instrument == "proxykestrel.tcp.connections") >= 3,

@@ -13,9 +13,10 @@ namespace ProxyKestrel.Gateway.Routing;
 /// Binds the TCP routes' listeners (Kestrel's socket transport), accepts connections and hands them to the handler.
 /// On a configuration change it adds, changes and removes listeners without touching open connections; an invalid
 /// change is refused, every error logged, and the running configuration stays. On shutdown it stops accepting and
-/// drains open connections up to <see cref="TcpProxyConfig.DrainTimeout"/>.
+/// drains open connections up to <see cref="TcpProxyConfig.DrainTimeout"/>. The drain starts in the host's
+/// <c>StoppingAsync</c> phase, before Kestrel stops, so HTTP endpoints (readiness, metrics) keep answering meanwhile.
 /// </summary>
-internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoints, IDisposable
+internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpProxyEndpoints, IDisposable
 {
     private readonly IConfiguration _section;
     private readonly IConnectionListenerFactory _listenerFactory;
@@ -32,6 +33,9 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
     private IDisposable? _reloadRegistration;
     private bool _stopping;
     private bool _started;
+    private volatile string? _configError;
+    private readonly Lock _stopLock = new();
+    private Task? _stopTask;
 
     public TcpProxyListenerManager(
         IConfiguration section,
@@ -60,6 +64,15 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
         }
     }
 
+    /// <summary>True between a successful start and the start of the shutdown.</summary>
+    internal bool IsRunning => Volatile.Read(ref _started);
+
+    /// <summary>The errors of the last configuration change if it was refused; null once a change applies.</summary>
+    internal string? ConfigError => _configError;
+
+    /// <summary>The routes of the running configuration.</summary>
+    internal IReadOnlyList<TcpRouteConfig> Routes => Volatile.Read(ref _config).Routes;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var errors = new List<string>();
@@ -83,7 +96,25 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
         }
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Stops accepting and drains before the other services (Kestrel) stop.</summary>
+    public Task StoppingAsync(CancellationToken cancellationToken) => StopAsync(cancellationToken);
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Stops accepting and drains; the second call (StoppingAsync then StopAsync) waits for the first.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_stopLock)
+        {
+            return _stopTask ??= StopCoreAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
         Volatile.Write(ref _started, false);
         _reloadRegistration?.Dispose();
@@ -157,16 +188,19 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
         TcpProxyConfig config = Load(errors);
         if (errors.Count > 0)
         {
-            TcpProxyLog.ConfigRejected(_logger, string.Join(" | ", errors));
+            _configError = string.Join(" | ", errors);
+            TcpProxyLog.ConfigRejected(_logger, _configError);
             return;
         }
 
         try
         {
             await ApplyAsync(config, CancellationToken.None).ConfigureAwait(false);
+            _configError = null;
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or AddressInUseException)
         {
+            _configError = e.Message;
             TcpProxyLog.ConfigRejected(_logger, e.Message);
         }
     }
@@ -236,7 +270,7 @@ internal sealed class TcpProxyListenerManager : IHostedService, ITcpProxyEndpoin
                 listener.AcceptLoop = AcceptLoopAsync(listener);
             }
 
-            _config = config;
+            Volatile.Write(ref _config, config);
             TcpProxyLog.ConfigApplied(_logger, config.Routes.Count);
         }
         finally

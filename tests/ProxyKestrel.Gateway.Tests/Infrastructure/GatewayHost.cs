@@ -29,8 +29,15 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>The application's services.</summary>
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts a gateway with <paramref name="json"/> as its configuration file.</summary>
-    public static async Task<GatewayHost> StartAsync(string json, Action<IServiceCollection>? configureServices = null, ILoggerProvider? logger = null)
+    /// <summary>
+    /// Starts a gateway with <paramref name="json"/> as its configuration file; <paramref name="configureProxy"/> can
+    /// extend YARP's builder (e.g. <c>AddProxyProtocolForwarding()</c>).
+    /// </summary>
+    public static async Task<GatewayHost> StartAsync(
+        string json,
+        Action<IServiceCollection>? configureServices = null,
+        ILoggerProvider? logger = null,
+        Action<IReverseProxyBuilder>? configureProxy = null)
     {
         string directory = TempDirectory.Create("gateway");
         string path = Path.Combine(directory, "gateway.json");
@@ -46,7 +53,8 @@ public sealed class GatewayHost : IAsyncDisposable
             builder.Logging.SetMinimumLevel(LogLevel.Trace);
         }
 
-        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+        IReverseProxyBuilder proxy = builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+        configureProxy?.Invoke(proxy);
         builder.Services.AddTcpProxy(builder.Configuration.GetSection("TcpProxy"));
         configureServices?.Invoke(builder.Services);
         WebApplication app = builder.Build();

@@ -99,7 +99,7 @@ internal sealed class SampleGateway : IAsyncDisposable
         await File.WriteAllTextAsync(config, text);
         // No port probe before the log line: a probe connection would be relayed to the backend (and logged there).
         var process = await RealPeerProcess.StartAsync(
-            dotnet, [dll, "--urls", "http://127.0.0.1:0", "--config", config], directory, text, [], folder);
+            dotnet, [dll, "--urls", "http://127.0.0.1:0", "--Admin:Urls", "http://127.0.0.1:0", "--config", config], directory, text, [], folder);
         try
         {
             // The seed's log line (event id 100) names the overridden endpoint: the override was applied.

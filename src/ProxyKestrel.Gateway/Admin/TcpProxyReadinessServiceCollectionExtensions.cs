@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Hosting;
+using ProxyKestrel.Gateway.Admin;
+using ProxyKestrel.Gateway.Routing;
+using Yarp.ReverseProxy;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers <see cref="ITcpProxyReadiness"/>.</summary>
+public static class TcpProxyReadinessServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds <see cref="ITcpProxyReadiness"/>, the gateway's readiness for a <c>/readyz</c> endpoint. Call after
+    /// <c>AddTcpProxy(...)</c>.
+    /// </summary>
+    public static IServiceCollection AddTcpProxyReadiness(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddSingleton<ITcpProxyReadiness>(sp => new TcpProxyReadiness(
+            sp.GetRequiredService<TcpProxyListenerManager>(),
+            sp.GetRequiredService<IProxyStateLookup>(),
+            sp.GetService<IHostApplicationLifetime>()));
+        return services;
+    }
+}
