@@ -169,6 +169,15 @@ out.append("")
 out.append(f"All targets met: **{'yes' if all_met else 'no'}**.")
 out.append("")
 
+# Keep the relay section (eng/bench/relay/run.sh owns the block between its markers).
+if os.path.exists(output):
+    previous = open(output, encoding="utf-8").read()
+    begin = previous.find("<!-- relay-bench:begin")
+    end = previous.find("<!-- relay-bench:end -->")
+    if begin >= 0 and end > begin:
+        out.append(previous[begin:end + len("<!-- relay-bench:end -->")])
+        out.append("")
+
 with open(output, "w", encoding="utf-8") as f:
     f.write("\n".join(out))
 print(f"run.sh: wrote {output} (all targets met: {'yes' if all_met else 'no'})")
