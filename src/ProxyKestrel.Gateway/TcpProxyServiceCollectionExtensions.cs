@@ -43,7 +43,7 @@ public static class TcpProxyServiceCollectionExtensions
             sp.GetRequiredService<TcpProxyMetrics>()));
         services.AddSingleton(sp => new TcpProxyListenerManager(
             section,
-            sp.GetRequiredService<IConnectionListenerFactory>(),
+            ProxyKestrel.Gateway.Relay.RelayTransport.CreateListenerFactory(sp.GetRequiredService<ILoggerFactory>()),
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetRequiredService<TcpProxyConnectionHandler>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,

@@ -13,7 +13,7 @@ namespace ProxyKestrel.Gateway.Relay;
 /// </summary>
 internal sealed class TcpRelay
 {
-    private const int BufferSize = 16 * 1024;
+    private const int BufferSize = 64 * 1024;
     private readonly ConnectionContext _client;
     private readonly Socket _backend;
     private readonly TimeSpan _idleTimeout;
