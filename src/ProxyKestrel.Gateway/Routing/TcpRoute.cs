@@ -6,7 +6,7 @@ namespace ProxyKestrel.Gateway.Routing;
 /// <summary>A validated route as used by new connections: its config, compiled client filter and header receiver.</summary>
 internal sealed class TcpRoute
 {
-    private readonly IPNetwork[]? _allowedClients;
+    private readonly IPNetworkSet? _allowedClients;
     private int _open;
 
     public TcpRoute(TcpRouteConfig config, ProxyProtocolReceiver? receiver)
@@ -15,11 +15,7 @@ internal sealed class TcpRoute
         Receiver = receiver;
         if (config.AllowedClients is { } allowed)
         {
-            _allowedClients = new IPNetwork[allowed.Count];
-            for (int i = 0; i < allowed.Count; i++)
-            {
-                _ = ProxyProtocolOptionsValidation.TryParseNetwork(allowed[i], out _allowedClients[i]);
-            }
+            _allowedClients = IPNetworkSet.Create(allowed);
         }
     }
 
@@ -39,21 +35,7 @@ internal sealed class TcpRoute
             return true;
         }
 
-        if (client is not IPEndPoint ip)
-        {
-            return false;
-        }
-
-        IPAddress address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
-        foreach (IPNetwork network in _allowedClients)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return client is IPEndPoint ip && _allowedClients.Contains(ip.Address);
     }
 
     /// <summary>Takes a connection slot; false when <c>MaxConnections</c> are already open.</summary>

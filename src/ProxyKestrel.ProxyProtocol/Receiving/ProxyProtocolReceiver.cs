@@ -10,9 +10,9 @@ namespace ProxyKestrel.ProxyProtocol;
 /// </summary>
 public sealed class ProxyProtocolReceiver
 {
-    private readonly IPNetwork[] _trustedNetworks;
+    private readonly IPNetworkSet _trustedNetworks;
 
-    private ProxyProtocolReceiver(ProxyProtocolOptions options, IPNetwork[] networks)
+    private ProxyProtocolReceiver(ProxyProtocolOptions options, IPNetworkSet networks)
     {
         _trustedNetworks = networks;
         UntrustedPeers = options.UntrustedPeers;
@@ -53,13 +53,7 @@ public sealed class ProxyProtocolReceiver
             return false;
         }
 
-        var networks = new IPNetwork[options.TrustedNetworks.Count];
-        for (int i = 0; i < networks.Length; i++)
-        {
-            _ = ProxyProtocolOptionsValidation.TryParseNetwork(options.TrustedNetworks[i], out networks[i]);
-        }
-
-        receiver = new ProxyProtocolReceiver(options, networks);
+        receiver = new ProxyProtocolReceiver(options, IPNetworkSet.Create(options.TrustedNetworks));
         return true;
     }
 
@@ -68,28 +62,11 @@ public sealed class ProxyProtocolReceiver
     {
         if (remote is not IPEndPoint ip)
         {
-            // UNIX sockets and other non-IP transports: only a local process can connect.
-            // The base EndPoint.AddressFamily throws NotImplementedException: an unknown type is not trusted.
-            try
-            {
-                return remote is not null && remote.AddressFamily == System.Net.Sockets.AddressFamily.Unix;
-            }
-            catch (NotImplementedException)
-            {
-                return false;
-            }
+            // A UNIX socket: only a local process can connect. Any other non-IP endpoint is not trusted.
+            return remote is System.Net.Sockets.UnixDomainSocketEndPoint;
         }
 
-        IPAddress address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
-        foreach (IPNetwork network in _trustedNetworks)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return _trustedNetworks.Contains(ip.Address);
     }
 
     /// <summary>
