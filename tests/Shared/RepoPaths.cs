@@ -1,4 +1,4 @@
-namespace ProxyKestrel.AspNetCore.Tests.Infrastructure;
+namespace ProxyKestrel.Testing;
 
 /// <summary>Where the repository and the build output are.</summary>
 public static class RepoPaths
@@ -13,6 +13,9 @@ public static class RepoPaths
     /// <summary>The build configuration of the tests, and so of the sample they run.</summary>
     public const string Configuration = "Release";
 #endif
+
+    /// <summary>The build output folder of a sample (e.g. <c>WebApp</c>, <c>Gateway</c>) in <see cref="Configuration"/>.</summary>
+    public static string SampleOutput(string sample) => Path.Combine(Root, "samples", sample, "bin", Configuration, "net10.0");
 
     private static string FindRoot()
     {

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace ProxyKestrel.AspNetCore.Tests.Infrastructure;
+namespace ProxyKestrel.Testing;
 
 /// <summary>
 /// Runs samples/WebApp as a real process (<c>dotnet WebApp.dll --urls http://127.0.0.1:0 ...</c>), exactly as a user
@@ -21,7 +21,7 @@ public sealed partial class WebAppProcess : IAsyncDisposable
     /// <summary>Starts the sample with extra command-line arguments and environment variables.</summary>
     public static async Task<WebAppProcess> StartAsync(IEnumerable<string>? arguments = null, IDictionary<string, string>? environment = null, string urls = "http://127.0.0.1:0")
     {
-        string dll = Path.Combine(RepoPaths.Root, "samples", "WebApp", "bin", RepoPaths.Configuration, "net10.0", "WebApp.dll");
+        string dll = Path.Combine(RepoPaths.SampleOutput("WebApp"), "WebApp.dll");
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"The sample is not built: {dll}. Build the solution first.", dll);

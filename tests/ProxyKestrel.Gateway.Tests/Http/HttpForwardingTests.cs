@@ -39,7 +39,7 @@ public sealed class HttpForwardingTests
     public async Task WebApp_over_h2c_sees_each_client_over_its_own_backend_connection(string version)
     {
         // An HTTP/2-only cleartext endpoint: an HTTP/1.1 request from the gateway would fail, so a 200 means h2c.
-        await using WebAppProcess webApp = await WebAppProcess.StartAsync("--Kestrel:EndpointDefaults:Protocols", "Http2");
+        await using WebAppProcess webApp = await WebAppProcess.StartAsync(["--Kestrel:EndpointDefaults:Protocols", "Http2"]);
         await using GatewayHost gateway = await StartGatewayAsync(webApp.Port, version, tlvs: null, http2: true);
         await AssertEachClientSeesItselfAsync(gateway, webApp, version, uniqueIds: false);
     }

@@ -16,7 +16,7 @@ internal static class KubernetesManifests
 {
     public const string OverlaysPath = "samples/Gateway/kubernetes/overlays";
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => RepoPaths.Root;
 
     public static string Overlay(string name) => Path.Combine(RepoRoot, OverlaysPath, name);
 
@@ -145,18 +145,5 @@ internal static class KubernetesManifests
         {
             return (process.ExitCode, output.ToString());
         }
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ProxyKestrel.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"ProxyKestrel.sln not found above {AppContext.BaseDirectory}.");
     }
 }

@@ -39,12 +39,7 @@ internal sealed partial class ObservedGateway : IAsyncDisposable
     /// <summary>Starts the gateway and waits until each of <paramref name="routeIds"/> logged its port.</summary>
     public static async Task<ObservedGateway> StartAsync(JsonObject config, params string[] routeIds)
     {
-#if DEBUG
-        const string Configuration = "Debug";
-#else
-        const string Configuration = "Release";
-#endif
-        string folder = Path.Combine(SampleGateway.RepositoryRoot, "samples", "Gateway", "bin", Configuration, "net10.0");
+        string folder = RepoPaths.SampleOutput("Gateway");
         string dll = Path.Combine(folder, "Gateway.dll");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
             ? host

@@ -25,23 +25,6 @@ internal sealed class SampleGateway : IAsyncDisposable
     /// <summary>What the gateway logged so far.</summary>
     public string Output => Process.Output;
 
-    /// <summary>The repository root (the folder holding ProxyKestrel.sln).</summary>
-    public static string RepositoryRoot
-    {
-        get
-        {
-            for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            {
-                if (File.Exists(Path.Combine(d.FullName, "ProxyKestrel.sln")))
-                {
-                    return d.FullName;
-                }
-            }
-
-            throw new InvalidOperationException($"ProxyKestrel.sln not found above {AppContext.BaseDirectory}");
-        }
-    }
-
     /// <summary>
     /// Starts the sample with the route "smtp" on a free port relaying to 127.0.0.1:<paramref name="backendPort"/>;
     /// <paramref name="proxyProtocol"/> is the cluster's "ProxyProtocol" metadata ("v1", "v2", or "" for none);
@@ -49,16 +32,11 @@ internal sealed class SampleGateway : IAsyncDisposable
     /// </summary>
     public static async Task<SampleGateway> StartAsync(int backendPort, string proxyProtocol, JsonObject? acceptProxyProtocol = null)
     {
-#if DEBUG
-        const string Configuration = "Debug";
-#else
-        const string Configuration = "Release";
-#endif
-        string folder = Path.Combine(RepositoryRoot, "samples", "Gateway", "bin", Configuration, "net10.0");
+        string folder = RepoPaths.SampleOutput("Gateway");
         string dll = Path.Combine(folder, "Gateway.dll");
         if (!File.Exists(dll))
         {
-            throw new InvalidOperationException($"{dll} not found: build ProxyKestrel.sln -c {Configuration} first.");
+            throw new InvalidOperationException($"{dll} not found: build ProxyKestrel.sln -c {RepoPaths.Configuration} first.");
         }
 
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
