@@ -7,7 +7,14 @@ using ProxyKestrel.AspNetCore;
 using ProxyKestrel.Samples.WebApp;
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
-builder.Services.AddProxyProtocol();
+
+// WebApp:UseProxyProtocol (default true) exists for the benchmarks only (eng/bench/http): false runs the same app
+// without the middleware, as the baseline it is compared with. Without it the app sees the proxy's address.
+bool useProxyProtocol = builder.Configuration.GetValue("WebApp:UseProxyProtocol", defaultValue: true);
+if (useProxyProtocol)
+{
+    builder.Services.AddProxyProtocol();
+}
 
 // OpenTelemetry: the PROXY protocol middleware's meter, ASP.NET Core's and Kestrel's, HttpClient's, the runtime's;
 // HTTP traces; logs. A Prometheus scrape endpoint (/metrics, below); OTLP (all three signals) only when
@@ -38,7 +45,10 @@ if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOIN
 }
 
 WebApplication app = builder.Build();
-app.UseProxyProtocol();
+if (useProxyProtocol)
+{
+    app.UseProxyProtocol();
+}
 
 // The contract: who the application believes the client is, and what the PROXY header said.
 app.MapGet("/", (HttpContext context) => Results.Json(ClientReport.From(context), ClientReportJsonContext.Default.ClientReport));

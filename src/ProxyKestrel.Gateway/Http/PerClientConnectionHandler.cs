@@ -98,6 +98,14 @@ internal sealed class PerClientConnectionHandler : HttpMessageHandler
         IPEndPoint? dialled = connection.LocalIpAddress is { } local ? new IPEndPoint(local, connection.LocalPort) : null;
         string? serverName = context.Features.Get<ITlsHandshakeFeature>()?.HostName;
         ClientPool created = CreatePool(key, client, dialled, string.IsNullOrEmpty(serverName) ? null : serverName);
+        if (!HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+        {
+            // An HTTP/1.x client has one request in flight at a time: one backend connection serves it. Without this
+            // limit its next request, arriving before the previous backend connection is back in the pool, would
+            // open (and keep) a second backend connection with a second PROXY header.
+            created.Handler.MaxConnectionsPerServer = 1;
+        }
+
         ClientPool pool = _pools.GetOrAdd(key, created);
         if (!ReferenceEquals(pool, created))
         {
@@ -143,18 +151,12 @@ internal sealed class PerClientConnectionHandler : HttpMessageHandler
                 : string.Create(CultureInfo.InvariantCulture, $"{connectionId}-{n}");
             ProxyHeader none = default;
             int length = ProxyHeaderBuilder.Build(_protocol, client, dialled, none, hasUpstream: false, serverName, uniqueId, out byte[] rented);
-            try
-            {
-                await stream.WriteAsync(rented.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
 
+            // The header leaves with the request's first bytes (one send instead of two).
+            var headed = new HeaderFirstStream(stream, rented, length);
             ProxyProtocolHttpLog.BackendConnected(_logger, _clusterId, socket.RemoteEndPoint, connectionId, client);
 
-            return stream;
+            return headed;
         }
         catch
         {
@@ -181,8 +183,11 @@ internal sealed class PerClientConnectionHandler : HttpMessageHandler
         {
             _owner = owner;
             _key = key;
+            Handler = handler;
             Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
         }
+
+        public SocketsHttpHandler Handler { get; }
 
         public HttpMessageInvoker Invoker { get; }
 

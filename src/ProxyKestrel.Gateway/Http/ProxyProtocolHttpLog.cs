@@ -11,7 +11,7 @@ internal static partial class ProxyProtocolHttpLog
     public static partial void ClientCreated(ILogger logger, string clusterId, ProxyProtocolVersion version);
 
     [LoggerMessage(EventId = 301, EventName = "HttpBackendConnected", Level = LogLevel.Debug,
-        Message = "Cluster {ClusterId}: backend connection to {Destination} for inbound connection {ConnectionId} sent a PROXY header for client {Client}.")]
+        Message = "Cluster {ClusterId}: backend connection to {Destination} for inbound connection {ConnectionId}: its PROXY header (client {Client}) goes out with the first request bytes.")]
     public static partial void BackendConnected(ILogger logger, string clusterId, EndPoint? destination, string connectionId, EndPoint? client);
 
     [LoggerMessage(EventId = 302, EventName = "HttpNoInboundContext", Level = LogLevel.Warning,

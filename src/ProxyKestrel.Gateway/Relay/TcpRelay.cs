@@ -14,12 +14,16 @@ namespace ProxyKestrel.Gateway.Relay;
 internal sealed class TcpRelay
 {
     private const int BufferSize = 64 * 1024;
+
+    /// <summary>The least room a receive from the backend gets (the rest of a block, or a new block).</summary>
+    private const int MinimumReceiveSize = 16 * 1024;
     private readonly ConnectionContext _client;
     private readonly Socket _backend;
     private readonly TimeSpan _idleTimeout;
     private readonly CancellationTokenSource _cancel;
     private long _bytesUp;
     private long _bytesDown;
+    private long _lastActivity;
 
     public TcpRelay(ConnectionContext client, Socket backend, TimeSpan idleTimeout, TimeProvider timeProvider, CancellationToken abort)
     {
@@ -28,7 +32,8 @@ internal sealed class TcpRelay
         _idleTimeout = idleTimeout;
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(abort);
         TimeProvider = timeProvider;
-        IdleTimer = timeProvider.CreateTimer(static state => ((TcpRelay)state!).OnIdle(), this, idleTimeout, Timeout.InfiniteTimeSpan);
+        _lastActivity = timeProvider.GetTimestamp();
+        IdleTimer = timeProvider.CreateTimer(static state => ((TcpRelay)state!).OnIdleTimer(), this, idleTimeout, Timeout.InfiniteTimeSpan);
     }
 
     public TimeSpan IdleTimeout => _idleTimeout;
@@ -105,47 +110,106 @@ internal sealed class TcpRelay
             : PumpBackendToClientPipeAsync();
 
     /// <summary>
-    /// Writes straight to the client's socket (nothing else writes to the connection's output), so the FIN passed on
-    /// after the backend half-closed follows every byte: shutting the socket down after a pipe flush could overtake
-    /// the transport's send loop and lose the tail of the data.
+    /// Receives from the backend into a pipe of the transport's 64 KiB blocks while a second loop sends from that pipe
+    /// straight to the client's socket (nothing else writes to the connection's output), so receiving and sending
+    /// overlap as they do in the client-to-backend direction, and the FIN passed on after the backend half-closed
+    /// follows every byte (shutting the socket down after a flush of the transport's own output could overtake its
+    /// send loop and lose the tail of the data). The pipe's limits are the backpressure: the receive waits while
+    /// 256 KiB are unsent.
     /// </summary>
     private async Task PumpBackendToClientSocketAsync(Socket clientSocket)
+    {
+        MemoryPool<byte> pool = _client.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        var pipe = new Pipe(new PipeOptions(
+            pool,
+            readerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: 4 * BufferSize,
+            resumeWriterThreshold: 2 * BufferSize,
+            minimumSegmentSize: Math.Min(BufferSize, pool.MaxBufferSize),
+            useSynchronizationContext: false));
+        Task sending = SendToClientAsync(pipe.Reader, clientSocket);
+        PipeWriter writer = pipe.Writer;
+        Exception? error = null;
+        try
+        {
+            bool filled = false;
+            while (true)
+            {
+                if (!filled)
+                {
+                    // Wait for data before taking a buffer, so idle connections hold no buffer.
+                    await _backend.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+                }
+
+                Memory<byte> memory = writer.GetMemory(MinimumReceiveSize);
+                int received = await _backend.ReceiveAsync(memory, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    // The backend half-closed: the send loop passes the FIN on once it has sent everything.
+                    break;
+                }
+
+                // A full buffer means more is probably waiting: receive again at once instead of a zero-byte
+                // receive plus a receive.
+                filled = received == memory.Length;
+                writer.Advance(received);
+                Interlocked.Add(ref _bytesDown, received);
+                Touch();
+                FlushResult flush = await writer.FlushAsync(_cancel.Token).ConfigureAwait(false);
+                if (flush.IsCompleted)
+                {
+                    // The send loop stopped: the client is gone.
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (IsConnectionEnd(e))
+        {
+            error = e;
+            Fail(e);
+        }
+        finally
+        {
+            await writer.CompleteAsync(error).ConfigureAwait(false);
+        }
+
+        await sending.ConfigureAwait(false);
+    }
+
+    private async Task SendToClientAsync(PipeReader reader, Socket clientSocket)
     {
         try
         {
             while (true)
             {
-                // Wait for data before taking a buffer, so idle connections hold no buffer.
-                await _backend.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-                try
+                ReadResult read = await reader.ReadAsync().ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = read.Buffer;
+                foreach (ReadOnlyMemory<byte> segment in buffer)
                 {
-                    int received = await _backend.ReceiveAsync(buffer, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
-                    if (received == 0)
-                    {
-                        // The backend half-closed: pass the FIN on to the client, after all the data.
-                        ShutdownSend(clientSocket);
-                        return;
-                    }
-
                     int sent = 0;
-                    while (sent < received)
+                    while (sent < segment.Length)
                     {
-                        sent += await clientSocket.SendAsync(buffer.AsMemory(sent, received - sent), SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+                        sent += await clientSocket.SendAsync(segment[sent..], SocketFlags.None, _cancel.Token).ConfigureAwait(false);
                     }
-
-                    Interlocked.Add(ref _bytesDown, received);
-                    Touch();
                 }
-                finally
+
+                reader.AdvanceTo(buffer.End);
+                if (read.IsCompleted)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    // Every byte the backend sent is out: pass its FIN on to the client.
+                    ShutdownSend(clientSocket);
+                    return;
                 }
             }
         }
         catch (Exception e) when (IsConnectionEnd(e))
         {
             Fail(e);
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
         }
     }
 
@@ -185,12 +249,31 @@ internal sealed class TcpRelay
         }
     }
 
-    private void Touch() => IdleTimer.Change(_idleTimeout, Timeout.InfiniteTimeSpan);
+    /// <summary>Records traffic: a timestamp only (the idle timer is not re-armed per read).</summary>
+    private void Touch() => Volatile.Write(ref _lastActivity, TimeProvider.GetTimestamp());
 
-    private void OnIdle()
+    /// <summary>
+    /// The idle timer fired: close both sides if nothing moved for <see cref="IdleTimeout"/>, else wait for the rest
+    /// of the timeout counted from the last traffic.
+    /// </summary>
+    private void OnIdleTimer()
     {
-        Outcome = "idle_timeout";
-        Cancel();
+        TimeSpan quiet = TimeProvider.GetElapsedTime(Volatile.Read(ref _lastActivity));
+        if (quiet >= _idleTimeout)
+        {
+            Outcome = "idle_timeout";
+            Cancel();
+            return;
+        }
+
+        try
+        {
+            IdleTimer.Change(_idleTimeout - quiet, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The relay has finished.
+        }
     }
 
     private void Fail(Exception? e)

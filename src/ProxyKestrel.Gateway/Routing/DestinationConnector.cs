@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
@@ -16,6 +18,9 @@ namespace ProxyKestrel.Gateway.Routing;
 internal sealed class DestinationConnector
 {
     private static readonly TimeSpan DefaultReactivationPeriod = TimeSpan.FromSeconds(30);
+
+    /// <summary>Parsed destination addresses, per (immutable) destination config: parsed once, not per connection.</summary>
+    private static readonly ConditionalWeakTable<DestinationConfig, EndPoint> s_endPoints = new();
     private readonly Dictionary<string, ILoadBalancingPolicy> _policies;
     private readonly IDestinationHealthUpdater _healthUpdater;
     private readonly TimeProvider _timeProvider;
@@ -42,8 +47,9 @@ internal sealed class DestinationConnector
     {
         // Healthy and unknown destinations first (active TCP checks and passive marks are honoured whatever YARP's
         // HealthCheck section says); when every one is unhealthy, try them all rather than refuse (HealthyOrPanic).
-        var candidates = new List<DestinationState>(cluster.DestinationsState.AvailableDestinations.Count);
-        foreach (DestinationState destination in cluster.DestinationsState.AvailableDestinations)
+        IReadOnlyList<DestinationState> available = cluster.DestinationsState.AvailableDestinations;
+        var candidates = new List<DestinationState>(available.Count);
+        foreach (DestinationState destination in available)
         {
             if (destination.Health.Active != DestinationHealth.Unhealthy && destination.Health.Passive != DestinationHealth.Unhealthy)
             {
@@ -53,26 +59,31 @@ internal sealed class DestinationConnector
 
         if (candidates.Count == 0)
         {
-            candidates.AddRange(cluster.DestinationsState.AvailableDestinations);
+            candidates.AddRange(available);
         }
 
         ILoadBalancingPolicy? policy = null;
         string policyName = cluster.Model.Config.LoadBalancingPolicy ?? LoadBalancingPolicies.PowerOfTwoChoices;
         _policies.TryGetValue(policyName, out policy);
-        var context = new DefaultHttpContext();
+        // The policies take an HttpContext (none of the built-in ones reads it); only made when there is a choice.
+        HttpContext? context = null;
         while (candidates.Count > 0)
         {
             DestinationState destination = candidates.Count == 1 || policy is null
                 ? candidates[0]
-                : policy.PickDestination(context, cluster, candidates) ?? candidates[0];
+                : policy.PickDestination(context ??= new DefaultHttpContext(), cluster, candidates) ?? candidates[0];
             candidates.Remove(destination);
 
             string address = destination.Model.Config.Address;
             Socket? socket = null;
             try
             {
-                EndPoint endPoint = ParseAddress(address);
-                socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                EndPoint endPoint = s_endPoints.GetValue(destination.Model.Config, static config => ParseAddress(config.Address));
+                // An IPv4 or IPv6 socket for an IP destination (no dual-mode socket, one setsockopt less); a
+                // dual-mode socket for a DNS name, which may resolve to either.
+                socket = endPoint is IPEndPoint ip
+                    ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }
+                    : new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 using var timeout = new CancellationTokenSource(connectTimeout, _timeProvider);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
                 try

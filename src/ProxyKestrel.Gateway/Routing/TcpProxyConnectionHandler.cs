@@ -2,11 +2,13 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Relay;
 using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Model;
 
 namespace ProxyKestrel.Gateway.Routing;
@@ -18,6 +20,9 @@ namespace ProxyKestrel.Gateway.Routing;
 /// </summary>
 internal sealed class TcpProxyConnectionHandler
 {
+    /// <summary>The PROXY protocol of each (immutable) cluster config, read from its metadata once, not per connection.</summary>
+    private static readonly ConditionalWeakTable<ClusterConfig, ClusterProxyProtocol> s_protocols = new();
+
     private readonly IProxyStateLookup _clusters;
     private readonly DestinationConnector _connector;
     private readonly TimeProvider _timeProvider;
@@ -111,7 +116,7 @@ internal sealed class TcpProxyConnectionHandler
             return ("no_cluster", 0, 0);
         }
 
-        var clusterProtocol = ClusterProxyProtocol.Read(cluster.Model.Config, []);
+        ClusterProxyProtocol clusterProtocol = s_protocols.GetValue(cluster.Model.Config, static config => ClusterProxyProtocol.Read(config, []));
         string? serverName = null;
         if (clusterProtocol.Version == ProxyProtocolVersion.V2
             && (clusterProtocol.Tlvs & ProxyProtocolTlvSelection.Authority) != 0
