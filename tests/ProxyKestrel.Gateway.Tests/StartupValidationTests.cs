@@ -16,7 +16,7 @@ public class StartupValidationTests
                 "no-cluster": { "Listen": "127.0.0.1:0" },
                 "bad-timeout": { "Listen": "127.0.0.1:0", "ClusterId": "c1", "ConnectTimeout": "x" },
                 "typo": { "Lisen": "127.0.0.1:0", "ClusterId": "c1" },
-                "bad-network": { "Listen": "127.0.0.1:0", "ClusterId": "c1", "AllowedClients": ["10.0.0.1/8"] } } }
+                "bad-network": { "Listen": "127.0.0.1:0", "ClusterId": "c1", "AllowedClients": ["10.0.0.1/8", "::ffff:10.0.0.0/104"] } } }
             }
             """;
 
@@ -28,5 +28,7 @@ public class StartupValidationTests
         Assert.Contains("TcpProxy:Routes:bad-timeout:ConnectTimeout: 'x' is not a time span", message);
         Assert.Contains("TcpProxy:Routes:typo:Lisen: unknown key", message);
         Assert.Contains("TcpProxy:Routes:bad-network:AllowedClients:0: '10.0.0.1/8' is not a network", message);
+        Assert.Contains("TcpProxy:Routes:bad-network:AllowedClients:1: '::ffff:10.0.0.0/104' is an IPv4-mapped IPv6 network", message);
+        Assert.Contains("here 10.0.0.0/8", message);
     }
 }

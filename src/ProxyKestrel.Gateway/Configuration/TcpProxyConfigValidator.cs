@@ -68,9 +68,9 @@ public static class TcpProxyConfigValidator
             {
                 for (int i = 0; i < allowed.Count; i++)
                 {
-                    if (!ProxyProtocolOptionsValidation.TryParseNetwork(allowed[i], out _))
+                    if (ProxyProtocolOptionsValidation.DescribeNetworkProblem(allowed[i]) is { } problem)
                     {
-                        errors.Add($"{at}:AllowedClients:{i}: '{allowed[i]}' is not a network; allowed: CIDR notation with the host bits zero (10.0.0.0/8, 2001:db8::/32) or a single address.");
+                        errors.Add($"{at}:AllowedClients:{i}: {problem}");
                     }
                 }
             }

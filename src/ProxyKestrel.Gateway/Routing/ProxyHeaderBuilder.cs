@@ -8,8 +8,14 @@ namespace ProxyKestrel.Gateway.Routing;
 /// <summary>Builds the header the gateway sends to a backend, for the real client and the address it dialled.</summary>
 internal static class ProxyHeaderBuilder
 {
-    /// <summary>Enough for v2 with the TLVs the gateway adds; passthrough TLVs are added on top.</summary>
+    /// <summary>
+    /// Enough for v1, or v2 with addresses, a unique id and CRC32C; the authority and passthrough TLVs, whose sizes
+    /// come from the client, are added on top.
+    /// </summary>
     private const int BaseSize = 512;
+
+    /// <summary>A TLV's type and length bytes.</summary>
+    private const int TlvOverhead = 3;
 
     /// <summary>Writes the header into a buffer rented from the pool; the caller returns it.</summary>
     public static int Build(
@@ -25,7 +31,16 @@ internal static class ProxyHeaderBuilder
         int passthroughSize = hasUpstream && (protocol.Tlvs & ProxyProtocolTlvSelection.Passthrough) != 0
             ? (int)upstream.Tlvs.RawBytes.Length
             : 0;
-        rented = ArrayPool<byte>.Shared.Rent(BaseSize + passthroughSize);
+        int authoritySize = 0;
+        if (protocol.Version == ProxyProtocolVersion.V2 && (protocol.Tlvs & ProxyProtocolTlvSelection.Authority) != 0)
+        {
+            // The server name comes from the client's ClientHello (up to 64 KiB): the buffer is sized for it.
+            authoritySize = TlvOverhead + (hasUpstream && upstream.TryGetAuthority(out ReadOnlySequence<byte> claimed)
+                ? (int)claimed.Length
+                : serverName is null ? 0 : Encoding.UTF8.GetByteCount(serverName));
+        }
+
+        rented = ArrayPool<byte>.Shared.Rent(BaseSize + passthroughSize + authoritySize);
         Span<byte> buffer = rented;
         var source = client as IPEndPoint;
         var destination = dialled as IPEndPoint;
@@ -70,8 +85,9 @@ internal static class ProxyHeaderBuilder
 
         if ((protocol.Tlvs & ProxyProtocolTlvSelection.UniqueId) != 0 && !passedUniqueId)
         {
-            Span<byte> id = stackalloc byte[64];
-            int n = Encoding.ASCII.GetBytes(uniqueId, id);
+            // Kestrel's connection ids are short ASCII; the spec allows up to 128 bytes.
+            Span<byte> id = stackalloc byte[128];
+            int n = Encoding.ASCII.GetBytes(uniqueId.AsSpan(0, Math.Min(uniqueId.Length, id.Length)), id);
             writer.AddUniqueId(id[..n]);
         }
 

@@ -18,10 +18,9 @@ public static class ProxyProtocolOptionsValidation
         {
             for (int i = 0; i < options.TrustedNetworks.Count; i++)
             {
-                string? entry = options.TrustedNetworks[i];
-                if (!TryParseNetwork(entry, out _))
+                if (DescribeNetworkProblem(options.TrustedNetworks[i]) is { } problem)
                 {
-                    errors.Add($"{prefix}:TrustedNetworks:{i}: '{entry}' is not a network; allowed: CIDR notation with the host bits zero (10.0.0.0/8, 2001:db8::/32) or a single address.");
+                    errors.Add($"{prefix}:TrustedNetworks:{i}: {problem}");
                 }
             }
         }
@@ -50,6 +49,27 @@ public static class ProxyProtocolOptionsValidation
         {
             errors.Add($"{prefix}:AllowedVersions: '{options.AllowedVersions}' is not valid; allowed: V1, V2, All.");
         }
+    }
+
+    /// <summary>
+    /// Null when <paramref name="text"/> is a network a peer can match, else what is wrong and what is allowed.
+    /// IPv4-mapped IPv6 networks (<c>::ffff:10.0.0.0/104</c>) are refused: peers of dual-mode sockets are compared in
+    /// their IPv4 form, so such an entry would silently match nobody; the message names the IPv4 network to write.
+    /// </summary>
+    public static string? DescribeNetworkProblem(string? text)
+    {
+        if (!TryParseNetwork(text, out IPNetwork network))
+        {
+            return $"'{text}' is not a network; allowed: CIDR notation with the host bits zero (10.0.0.0/8, 2001:db8::/32) or a single address.";
+        }
+
+        if (network.BaseAddress.IsIPv4MappedToIPv6)
+        {
+            string ipv4 = $"{network.BaseAddress.MapToIPv4()}/{network.PrefixLength - 96}";
+            return $"'{text}' is an IPv4-mapped IPv6 network, which would match no peer (IPv4-mapped peers are compared with IPv4 networks); allowed: the IPv4 form, here {ipv4}.";
+        }
+
+        return null;
     }
 
     /// <summary>Parses <c>a.b.c.d/n</c>, <c>x::/n</c> or a bare address (a single host).</summary>
