@@ -2,7 +2,7 @@
 # The long runs of docs/reliability.md: coverage-guided fuzzing of the codec (at least 10^7 executions), then every
 # reliability scenario (tests marked Category=Reliability) at full scale, then the page itself.
 #
-#   ./eng/reliability/run.sh                       everything (about an hour on 2 cores)
+#   ./eng/reliability/run.sh                       everything (about 40 minutes on 2 cores)
 #   ./eng/reliability/run.sh --skip-fuzz           only the scenarios
 #   ./eng/reliability/run.sh --filter EXPR         only the scenarios matching EXPR (a dotnet test filter term,
 #                                                  e.g. "FullyQualifiedName~SlowlorisTests"), no fuzzing
