@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -25,9 +26,7 @@ public class FaultTests
     public async Task BackendKilledMidStream_ClientSeesCloseAndNextConnectionIsServed()
     {
         int rounds = ReliabilityScale.Pick(4, 20);
-        var failures = new List<string>();
-        var latencies = new List<double>();
-        long verified = 0, corrupted = 0, lost = 0;
+        var tally = new FaultTally();
         await using var backend = new IntegrityBackend(ProxyProtocolVersion.V2);
         await using GatewayHost gateway = await GatewayHost.StartAsync(GatewayRelayTests.Config(backend.Address, "v2"));
         IPEndPoint listen = gateway.EndPointOf("r1");
@@ -37,10 +36,8 @@ public class FaultTests
             await using (FaultStream stream = await FaultStream.StartAsync(listen, "127.0.92.1", (ulong)round + 0xA000))
             {
                 BackendSession? session = await stream.WaitFlowingAsync(backend, Flowing, Net.Timeout);
-                if (session is null)
+                if (tally.NeverFlowed(round, stream, session))
                 {
-                    failures.Add($"round {round}: data never flowed both ways ({stream.Sent} up, {stream.Received} down)");
-                    lost++;
                     continue;
                 }
 
@@ -48,48 +45,36 @@ public class FaultTests
                 backend.KillConnections(reset);
                 bool closed = await stream.WaitClosedAsync(CloseBound);
                 double ms = Stopwatch.GetElapsedTime(killedAt, stream.ClosedAt == 0 ? Stopwatch.GetTimestamp() : stream.ClosedAt).TotalMilliseconds;
-                latencies.Add(ms);
+                tally.Latencies.Add(ms);
                 if (!closed)
                 {
-                    failures.Add($"round {round}: the client did not see the close within {CloseBound} ({stream.Sent} up, {stream.Received} down)");
-                    lost++;
+                    tally.Lose($"round {round}: the client did not see the close within {CloseBound} ({stream.Sent} up, {stream.Received} down)");
                 }
 
-                if (stream.FirstMismatch >= 0 || session.FirstMismatch >= 0)
-                {
-                    failures.Add($"round {round}: corrupted before the kill (down at {stream.FirstMismatch}, up at {session.FirstMismatch})");
-                    corrupted++;
-                }
-
-                verified += stream.Received + session.UpBytes;
+                tally.CheckPrefix(round, "kill", stream, session);
             }
 
             // The gateway serves the next connection (the backend still listens), whole.
             string? next = await ExchangeOnceAsync(listen, backend, "127.0.92.2", (ulong)round + 0xB000, 1L << 20);
             if (next is null)
             {
-                verified += 2L << 20;
+                tally.Verified += 2L << 20;
             }
             else
             {
-                failures.Add($"round {round}, next connection: {next}");
-                lost++;
+                tally.Lose($"round {round}, next connection: {next}");
             }
         }
 
-        Record("fault-backend-killed", "Backend killed (RST / close alternately) mid-stream: client sees the close, the next connection is served",
-            rounds, verified, rounds, lost, corrupted, latencies, "kill → client sees EOF/reset", failures,
-            nameof(BackendKilledMidStream_ClientSeesCloseAndNextConnectionIsServed));
-        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        tally.Finish("fault-backend-killed", "Backend killed (RST / close alternately) mid-stream: client sees the close, the next connection is served",
+            rounds, "kill → client sees EOF/reset", nameof(BackendKilledMidStream_ClientSeesCloseAndNextConnectionIsServed));
     }
 
     [Fact]
     public async Task ClientResetsMidStream_BackendSideIsClosed()
     {
         int rounds = ReliabilityScale.Pick(4, 20);
-        var failures = new List<string>();
-        var latencies = new List<double>();
-        long verified = 0, corrupted = 0, lost = 0;
+        var tally = new FaultTally();
         await using var backend = new IntegrityBackend(ProxyProtocolVersion.V2);
         await using GatewayHost gateway = await GatewayHost.StartAsync(GatewayRelayTests.Config(backend.Address, "v2"));
         IPEndPoint listen = gateway.EndPointOf("r1");
@@ -97,30 +82,21 @@ public class FaultTests
         {
             await using FaultStream stream = await FaultStream.StartAsync(listen, "127.0.92.3", (ulong)round + 0xC000);
             BackendSession? session = await stream.WaitFlowingAsync(backend, Flowing, Net.Timeout);
-            if (session is null)
+            if (tally.NeverFlowed(round, stream, session))
             {
-                failures.Add($"round {round}: data never flowed both ways ({stream.Sent} up, {stream.Received} down)");
-                lost++;
                 continue;
             }
 
             long resetAt = Stopwatch.GetTimestamp();
             stream.Reset();
             bool closed = await session.Ended.Task.WaitAsync(CloseBound).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default);
-            latencies.Add(Stopwatch.GetElapsedTime(resetAt, closed ? session.EndedAt : Stopwatch.GetTimestamp()).TotalMilliseconds);
+            tally.Latencies.Add(Stopwatch.GetElapsedTime(resetAt, closed ? session.EndedAt : Stopwatch.GetTimestamp()).TotalMilliseconds);
             if (!closed)
             {
-                failures.Add($"round {round}: the backend side was not closed within {CloseBound} ({session.UpBytes} up, {session.DownBytes} down)");
-                lost++;
+                tally.Lose($"round {round}: the backend side was not closed within {CloseBound} ({session.UpBytes} up, {session.DownBytes} down)");
             }
 
-            if (stream.FirstMismatch >= 0 || session.FirstMismatch >= 0)
-            {
-                failures.Add($"round {round}: corrupted before the reset (down at {stream.FirstMismatch}, up at {session.FirstMismatch})");
-                corrupted++;
-            }
-
-            verified += stream.Received + session.UpBytes;
+            tally.CheckPrefix(round, "reset", stream, session);
         }
 
         // Nothing left open at the backend, and the gateway still relays.
@@ -128,15 +104,13 @@ public class FaultTests
         string? next = await ExchangeOnceAsync(listen, backend, "127.0.92.4", 0xC0FF, 1L << 20);
         if (next is not null)
         {
-            failures.Add("next connection: " + next);
-            lost++;
+            tally.Lose("next connection: " + next);
         }
 
-        Record("fault-client-reset", "Client resets (RST) mid-stream: the gateway closes the backend side",
-            rounds, verified, rounds, lost, corrupted, latencies, "client RST → backend connection ended", failures,
-            nameof(ClientResetsMidStream_BackendSideIsClosed));
-        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        tally.Finish("fault-client-reset", "Client resets (RST) mid-stream: the gateway closes the backend side",
+            rounds, "client RST → backend connection ended", nameof(ClientResetsMidStream_BackendSideIsClosed));
     }
+
 
     [Fact]
     public async Task DestinationNeverAccepts_ConnectTimeoutThenFailover()
@@ -231,6 +205,58 @@ public class FaultTests
         catch (Exception e) when (e is SocketException or OperationCanceledException or TimeoutException)
         {
             return $"{e.GetType().Name}: {e.Message}";
+        }
+    }
+
+    /// <summary>The failures and figures of one fault scenario's rounds.</summary>
+    private sealed class FaultTally
+    {
+        public List<string> Failures { get; } = [];
+
+        public List<double> Latencies { get; } = [];
+
+        public long Verified { get; set; }
+
+        public long Corrupted { get; private set; }
+
+        public long Lost { get; private set; }
+
+        /// <summary>A failure that cost a connection.</summary>
+        public void Lose(string failure)
+        {
+            Failures.Add(failure);
+            Lost++;
+        }
+
+        /// <summary>True (and a lost connection) when data never flowed both ways.</summary>
+        public bool NeverFlowed(int round, FaultStream stream, [NotNullWhen(false)] BackendSession? session)
+        {
+            if (session is not null)
+            {
+                return false;
+            }
+
+            Lose($"round {round}: data never flowed both ways ({stream.Sent} up, {stream.Received} down)");
+            return true;
+        }
+
+        /// <summary>Checks the prefix received each way before the <paramref name="fault"/>, and counts it as verified.</summary>
+        public void CheckPrefix(int round, string fault, FaultStream stream, BackendSession session)
+        {
+            if (stream.FirstMismatch >= 0 || session.FirstMismatch >= 0)
+            {
+                Failures.Add($"round {round}: corrupted before the {fault} (down at {stream.FirstMismatch}, up at {session.FirstMismatch})");
+                Corrupted++;
+            }
+
+            Verified += stream.Received + session.UpBytes;
+        }
+
+        /// <summary>Records the row, then asserts that nothing failed.</summary>
+        public void Finish(string scenario, string title, int rounds, string what, string method)
+        {
+            Record(scenario, title, rounds, Verified, rounds, Lost, Corrupted, Latencies, what, Failures, method);
+            Assert.True(Failures.Count == 0, string.Join("\n", Failures));
         }
     }
 

@@ -87,8 +87,8 @@ public class FloodTests(ITestOutputHelper output)
 
         int fdAfter = await SlowlorisProcfs.WaitFdsAtMostAsync(pid, fdBaseline + 5);
         string metrics = await gateway.ScrapeUntilAsync(text =>
-            SlowlorisTests.SumSeries(text, "proxykestrel_tcp_connections_total{", "proxykestrel_result=\"max_connections\"") >= totalRefused);
-        double refusedByGateway = SlowlorisTests.SumSeries(metrics, "proxykestrel_tcp_connections_total{", "proxykestrel_result=\"max_connections\"");
+            SlowlorisScenario.SumSeries(text, "proxykestrel_tcp_connections_total{", "proxykestrel_result=\"max_connections\"") >= totalRefused);
+        double refusedByGateway = SlowlorisScenario.SumSeries(metrics, "proxykestrel_tcp_connections_total{", "proxykestrel_result=\"max_connections\"");
 
         double[] sorted = [.. closeMs.Order()];
         int total = bursts * perBurst;
@@ -128,8 +128,8 @@ public class FloodTests(ITestOutputHelper output)
     {
         await Net.WaitUntilAsync(() => Task.FromResult(backend.Current == 0), "the backend connections closed", TimeSpan.FromSeconds(15));
         string text = await gateway.ScrapeUntilAsync(t =>
-            SlowlorisTests.SumSeries(t, "proxykestrel_tcp_active_connections{", "proxykestrel_route=\"flood\"") == 0);
-        Assert.Equal(0, SlowlorisTests.SumSeries(text, "proxykestrel_tcp_active_connections{", "proxykestrel_route=\"flood\""));
+            SlowlorisScenario.SumSeries(t, "proxykestrel_tcp_active_connections{", "proxykestrel_route=\"flood\"") == 0);
+        Assert.Equal(0, SlowlorisScenario.SumSeries(text, "proxykestrel_tcp_active_connections{", "proxykestrel_route=\"flood\""));
     }
 
     /// <summary>Opens <paramref name="count"/> connections as fast as 200 concurrent connects allow; each is watched for <see cref="HeldAfter"/>.</summary>
