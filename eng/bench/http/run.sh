@@ -62,45 +62,12 @@ gateway_dir="$repo/samples/Gateway/bin/Release/net10.0"
 [[ -f "$gateway_dir/Gateway.dll" ]] || { echo "Gateway.dll not found in $gateway_dir" >&2; exit 1; }
 
 # ---------------------------------------------------------------- processes
-work="$(mktemp -d /tmp/http-bench.XXXXXX)"
-pids=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if (( rc != 0 )); then
-    log "failed (exit $rc); process logs in $work"
-  else
-    rm -rf "$work"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$repo/eng/bench/lib.sh"
+bench_start http-bench
 
 # Free loopback ports: bind to port 0 and release (all at once so they are distinct).
-read -r P_PP P_DIRECT APP_WITH APP_WITHOUT H_WITH H_WITHOUT H_HTTP G_HTTP < <(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(8):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(*[s.getsockname()[1] for s in socks])
-for s in socks: s.close()
-PY
-)
+read -r P_PP P_DIRECT APP_WITH APP_WITHOUT H_WITH H_WITHOUT H_HTTP G_HTTP < <(bench_free_ports 8)
 
-wait_port() { # port name
-  local deadline=$((SECONDS + 30))
-  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-    (( SECONDS < deadline )) || { echo "$2 did not listen on $1; log:" >&2; cat "$work/$2.log" >&2 || true; exit 1; }
-    sleep 0.2
-  done
-}
 
 # nginx: one listener that reads a PROXY header (behind HAProxy and the gateway), one plain ("direct").
 # Keep-alive on, with no per-connection request limit, so the proxies keep their backend connections.

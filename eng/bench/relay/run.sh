@@ -71,46 +71,13 @@ gateway_dir="$repo/samples/Gateway/bin/Release/net10.0"
 [[ -f "$gateway_dir/Gateway.dll" ]] || { echo "Gateway.dll not found in $gateway_dir" >&2; exit 1; }
 
 # ---------------------------------------------------------------- processes
-work="$(mktemp -d /tmp/relay-bench.XXXXXX)"
-pids=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if (( rc != 0 )); then
-    log "failed (exit $rc); process logs in $work"
-  else
-    rm -rf "$work"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$repo/eng/bench/lib.sh"
+bench_start relay-bench
 
 # Free loopback ports: bind to port 0 and release (all at once so they are distinct).
 # P_* backends, H_* HAProxy, G_* gateway; IPERF throughput, HTTP close, KA keep-alive, PP proxy_protocol, SINK idle.
-read -r P_IPERF P_HTTP P_KA P_PP P_SINK H_IPERF H_HTTP H_KA H_PP H_SINK G_IPERF G_HTTP G_KA G_PP G_SINK < <(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(15):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(*[s.getsockname()[1] for s in socks])
-for s in socks: s.close()
-PY
-)
+read -r P_IPERF P_HTTP P_KA P_PP P_SINK H_IPERF H_HTTP H_KA H_PP H_SINK G_IPERF G_HTTP G_KA G_PP G_SINK < <(bench_free_ports 15)
 
-wait_port() { # port name
-  local deadline=$((SECONDS + 30))
-  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-    (( SECONDS < deadline )) || { echo "$2 did not listen on $1; log:" >&2; cat "$work/$2.log" >&2 || true; exit 1; }
-    sleep 0.2
-  done
-}
 
 log "iperf3 -s on $P_IPERF"
 iperf3 -s -p "$P_IPERF" >"$work/iperf3.log" 2>&1 &

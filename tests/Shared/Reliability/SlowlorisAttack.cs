@@ -270,6 +270,9 @@ internal sealed class SlowlorisProbe : IDisposable
 
             if (!ok)
             {
+                // Real-time back-off of this real-socket load loop against a server in another process (no
+                // TimeProvider reaches there): a refused request is recorded as failed, then retried 10 ms later
+                // instead of spinning. Failures make the test fail; this pause only bounds the retry rate.
                 Thread.Sleep(10);
             }
         }
