@@ -3,6 +3,8 @@
 # Exit code is non-zero if any test project failed, any test failed, or no test ran.
 #
 # Optional: TEST_FILTER="..." is passed to `dotnet test --filter`.
+# The gateway test project runs once per TCP transport (TcpProxy__Transport=Sockets, then Epoll); each pass writes its
+# own TRX (artifacts/test-results/ProxyKestrel.Gateway.Tests.<Transport>/) and the final line sums every pass.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,25 +19,56 @@ dotnet build ProxyKestrel.sln -c Release --no-restore
 rm -rf "$RESULTS_DIR"
 mkdir -p "$RESULTS_DIR"
 
-filter_args=()
-if [[ -n "${TEST_FILTER:-}" ]]; then
-  filter_args=(--filter "$TEST_FILTER")
-fi
+# The gateway's tests run once per TCP transport: the environment variable TcpProxy__Transport reaches the in-process
+# gateway (tests/ProxyKestrel.Gateway.Tests/Infrastructure/GatewayHost.cs) and samples/Gateway started as a child
+# process (ASP.NET's environment-variable configuration; the children inherit the test process's environment).
+GATEWAY_PROJECT=ProxyKestrel.Gateway.Tests
+TRANSPORTS=(Sockets Epoll)
+# Left out of every pass after the first, as they do not depend on the TCP transport:
+# - Kubernetes: renders the manifests and validates their gateway.json offline; no gateway, no socket.
+# - Benchmarks: the relay/HTTP smokes check that eng/bench/*/run.sh writes every figure of its report; each takes
+#   minutes and waits for the shared benchmark lock; the benchmarks themselves choose what they compare.
+REPEAT_PASS_EXCLUDE='FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Kubernetes.&FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Benchmarks.'
 
 shopt -s nullglob
 projects=(tests/*/*.Tests.csproj)
 shopt -u nullglob
 
 failed_projects=()
-for proj in "${projects[@]}"; do
-  name="$(basename "$proj" .csproj)"
-  echo "==> dotnet test $proj"
+
+# run_tests PROJECT NAME RESULTS_SUBDIR FILTER: one `dotnet test`, its TRX at $RESULTS_DIR/RESULTS_SUBDIR/NAME.trx.
+run_tests() {
+  local proj="$1" name="$2" subdir="$3" filter="$4"
+  local args=()
+  if [[ -n "$filter" ]]; then
+    args=(--filter "$filter")
+  fi
   if ! dotnet test "$proj" -c Release --no-build \
       --logger "trx;LogFileName=${name}.trx" \
-      --results-directory "$RESULTS_DIR" \
-      "${filter_args[@]}"; then
+      --results-directory "$RESULTS_DIR/$subdir" \
+      "${args[@]}"; then
     failed_projects+=("$name")
   fi
+}
+
+for proj in "${projects[@]}"; do
+  name="$(basename "$proj" .csproj)"
+  if [[ "$name" != "$GATEWAY_PROJECT" ]]; then
+    echo "==> dotnet test $proj"
+    run_tests "$proj" "$name" "$name" "${TEST_FILTER:-}"
+    continue
+  fi
+
+  first=1
+  for transport in "${TRANSPORTS[@]}"; do
+    filter="${TEST_FILTER:-}"
+    if [[ $first -eq 0 ]]; then
+      filter="${filter:+($filter)&}$REPEAT_PASS_EXCLUDE"
+    fi
+    echo "==> dotnet test $proj (transport: $transport)"
+    TcpProxy__Transport="$transport" run_tests "$proj" "$name.$transport" "$name.$transport" "$filter"
+    first=0
+  done
 done
 
 # Sum <Counters passed="N" failed="N" .../> over every TRX file.

@@ -49,4 +49,8 @@ internal static partial class TcpProxyLog
     [LoggerMessage(EventId = 110, EventName = "Draining", Level = LogLevel.Information,
         Message = "Stopped accepting; waiting up to {DrainTimeout} for {Open} open connection(s).")]
     public static partial void Draining(ILogger logger, TimeSpan drainTimeout, int open);
+
+    [LoggerMessage(EventId = 111, EventName = "TransportSelected", Level = LogLevel.Information,
+        Message = "TCP routes use the {Transport} transport (TcpProxy:Transport = {Configured}).")]
+    public static partial void TransportSelected(ILogger logger, string transport, ProxyKestrel.Gateway.Configuration.TcpProxyTransport configured);
 }

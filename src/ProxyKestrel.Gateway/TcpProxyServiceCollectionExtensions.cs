@@ -43,9 +43,8 @@ public static class TcpProxyServiceCollectionExtensions
             sp.GetRequiredService<TcpProxyMetrics>()));
         services.AddSingleton(sp => new TcpProxyListenerManager(
             section,
-            ProxyKestrel.Gateway.Relay.RelayTransport.CreateListenerFactory(sp.GetRequiredService<ILoggerFactory>()),
+            kind => TcpRouteTransports.Create(kind, sp),
             sp.GetRequiredService<IProxyStateLookup>(),
-            sp.GetRequiredService<TcpProxyConnectionHandler>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Routes")));
         services.AddSingleton<ITcpProxyEndpoints>(sp => sp.GetRequiredService<TcpProxyListenerManager>());

@@ -11,4 +11,10 @@ public sealed record TcpProxyConfig
 
     /// <summary>How long open connections may go on after shutdown starts before they are closed. Default 30 s.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How connections are accepted and relayed. Default <see cref="TcpProxyTransport.Auto"/>: the epoll transport on
+    /// Linux, the socket transport elsewhere. Read at start-up; a reload that changes it is refused.
+    /// </summary>
+    public TcpProxyTransport Transport { get; init; } = TcpProxyTransport.Auto;
 }

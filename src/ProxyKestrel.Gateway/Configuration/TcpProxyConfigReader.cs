@@ -6,7 +6,7 @@ namespace ProxyKestrel.Gateway.Configuration;
 /// <summary>Reads the <c>TcpProxy</c> section, collecting every unknown key and unparsable value with its path.</summary>
 public static class TcpProxyConfigReader
 {
-    private static readonly string[] SectionKeys = ["Routes", "DrainTimeout"];
+    private static readonly string[] SectionKeys = ["Routes", "DrainTimeout", "Transport"];
 
     private static readonly string[] RouteKeys =
     [
@@ -26,6 +26,7 @@ public static class TcpProxyConfigReader
         ArgumentNullException.ThrowIfNull(errors);
         var routes = new List<TcpRouteConfig>();
         TimeSpan drain = new TcpProxyConfig().DrainTimeout;
+        TcpProxyTransport transport = TcpProxyTransport.Auto;
         foreach (IConfigurationSection child in section.GetChildren())
         {
             switch (Match(child.Key, SectionKeys))
@@ -40,13 +41,25 @@ public static class TcpProxyConfigReader
                 case "DrainTimeout":
                     drain = ReadTimeSpan(child, errors, drain);
                     break;
+                case "Transport":
+                    if (Match(child.Value?.Trim() ?? string.Empty, Enum.GetNames<TcpProxyTransport>()) is { } name)
+                    {
+                        transport = Enum.Parse<TcpProxyTransport>(name);
+                    }
+                    else
+                    {
+                        errors.Add($"{child.Path}: '{child.Value}' is not a transport; allowed: {string.Join(", ", Enum.GetNames<TcpProxyTransport>())}.");
+                        transport = TcpProxyTransport.Auto;
+                    }
+
+                    break;
                 default:
                     errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", SectionKeys)}.");
                     break;
             }
         }
 
-        return new TcpProxyConfig { Routes = routes, DrainTimeout = drain };
+        return new TcpProxyConfig { Routes = routes, DrainTimeout = drain, Transport = transport };
     }
 
     private static TcpRouteConfig ReadRoute(IConfigurationSection section, List<string> errors)

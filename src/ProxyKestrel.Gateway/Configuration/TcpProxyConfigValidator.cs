@@ -20,6 +20,11 @@ public static class TcpProxyConfigValidator
             errors.Add($"{TcpProxyConfig.SectionName}:DrainTimeout: {config.DrainTimeout:c} is out of range; allowed: 00:00:00 to 01:00:00.");
         }
 
+        if (config.Transport == TcpProxyTransport.Epoll && !OperatingSystem.IsLinux())
+        {
+            errors.Add($"{TcpProxyConfig.SectionName}:Transport: Epoll needs Linux; allowed here: Auto, Sockets.");
+        }
+
         foreach (TcpRouteConfig route in config.Routes)
         {
             string at = $"{prefix}:{route.RouteId}";

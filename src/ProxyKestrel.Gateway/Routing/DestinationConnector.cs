@@ -45,40 +45,14 @@ internal sealed class DestinationConnector
     public async Task<(Socket Socket, DestinationState Destination)?> ConnectAsync(
         string routeId, ClusterState cluster, TimeSpan connectTimeout, CancellationToken cancellationToken)
     {
-        // Healthy and unknown destinations first (active TCP checks and passive marks are honoured whatever YARP's
-        // HealthCheck section says); when every one is unhealthy, try them all rather than refuse (HealthyOrPanic).
-        IReadOnlyList<DestinationState> available = cluster.DestinationsState.AvailableDestinations;
-        var candidates = new List<DestinationState>(available.Count);
-        foreach (DestinationState destination in available)
-        {
-            if (destination.Health.Active != DestinationHealth.Unhealthy && destination.Health.Passive != DestinationHealth.Unhealthy)
-            {
-                candidates.Add(destination);
-            }
-        }
-
-        if (candidates.Count == 0)
-        {
-            candidates.AddRange(available);
-        }
-
-        ILoadBalancingPolicy? policy = null;
-        string policyName = cluster.Model.Config.LoadBalancingPolicy ?? LoadBalancingPolicies.PowerOfTwoChoices;
-        _policies.TryGetValue(policyName, out policy);
-        // The policies take an HttpContext (none of the built-in ones reads it); only made when there is a choice.
+        List<DestinationState> candidates = Candidates(cluster);
         HttpContext? context = null;
-        while (candidates.Count > 0)
+        while (PickNext(cluster, candidates, ref context) is { } destination)
         {
-            DestinationState destination = candidates.Count == 1 || policy is null
-                ? candidates[0]
-                : policy.PickDestination(context ??= new DefaultHttpContext(), cluster, candidates) ?? candidates[0];
-            candidates.Remove(destination);
-
-            string address = destination.Model.Config.Address;
             Socket? socket = null;
             try
             {
-                EndPoint endPoint = s_endPoints.GetValue(destination.Model.Config, static config => ParseAddress(config.Address));
+                EndPoint endPoint = EndPointOf(destination);
                 // An IPv4 or IPv6 socket for an IP destination (no dual-mode socket, one setsockopt less); a
                 // dual-mode socket for a DNS name, which may resolve to either.
                 socket = endPoint is IPEndPoint ip
@@ -106,14 +80,68 @@ internal sealed class DestinationConnector
                     SocketException se => se.SocketErrorCode.ToString(),
                     _ => "bad_address",
                 };
-                TcpProxyLog.DestinationConnectFailed(_logger, routeId, destination.DestinationId, address, cluster.ClusterId, e.Message);
-                _metrics.ConnectError(routeId, destination.DestinationId, errorType);
-                TimeSpan reactivation = cluster.Model.Config.HealthCheck?.Passive?.ReactivationPeriod ?? DefaultReactivationPeriod;
-                _healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, reactivation);
+                ReportFailure(routeId, cluster, destination, errorType, e.Message);
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The destinations to try, healthy and unknown ones first (active TCP checks and passive marks are honoured
+    /// whatever YARP's HealthCheck section says); when every one is unhealthy, all of them rather than none
+    /// (HealthyOrPanic).
+    /// </summary>
+    public static List<DestinationState> Candidates(ClusterState cluster)
+    {
+        IReadOnlyList<DestinationState> available = cluster.DestinationsState.AvailableDestinations;
+        var candidates = new List<DestinationState>(available.Count);
+        foreach (DestinationState destination in available)
+        {
+            if (destination.Health.Active != DestinationHealth.Unhealthy && destination.Health.Passive != DestinationHealth.Unhealthy)
+            {
+                candidates.Add(destination);
+            }
+        }
+
+        if (candidates.Count == 0)
+        {
+            candidates.AddRange(available);
+        }
+
+        return candidates;
+    }
+
+    /// <summary>Picks (and removes) the next destination to try with the cluster's load-balancing policy; null when none is left.</summary>
+    public DestinationState? PickNext(ClusterState cluster, List<DestinationState> candidates, ref HttpContext? context)
+    {
+        if (candidates.Count == 0)
+        {
+            return null;
+        }
+
+        string policyName = cluster.Model.Config.LoadBalancingPolicy ?? LoadBalancingPolicies.PowerOfTwoChoices;
+        _policies.TryGetValue(policyName, out ILoadBalancingPolicy? policy);
+        // The policies take an HttpContext (none of the built-in ones reads it); only made when there is a choice.
+        DestinationState destination = candidates.Count == 1 || policy is null
+            ? candidates[0]
+            : policy.PickDestination(context ??= new DefaultHttpContext(), cluster, candidates) ?? candidates[0];
+        candidates.Remove(destination);
+        return destination;
+    }
+
+    /// <summary>The destination's parsed address (an <see cref="IPEndPoint"/> or a <see cref="DnsEndPoint"/>), parsed once per config.</summary>
+    /// <exception cref="FormatException">The address is not <c>tcp://HOST:PORT</c>.</exception>
+    public static EndPoint EndPointOf(DestinationState destination) =>
+        s_endPoints.GetValue(destination.Model.Config, static config => ParseAddress(config.Address));
+
+    /// <summary>A connection attempt failed: logs it, counts it and marks the destination unhealthy (passive health).</summary>
+    public void ReportFailure(string routeId, ClusterState cluster, DestinationState destination, string errorType, string reason)
+    {
+        TcpProxyLog.DestinationConnectFailed(_logger, routeId, destination.DestinationId, destination.Model.Config.Address, cluster.ClusterId, reason);
+        _metrics.ConnectError(routeId, destination.DestinationId, errorType);
+        TimeSpan reactivation = cluster.Model.Config.HealthCheck?.Passive?.ReactivationPeriod ?? DefaultReactivationPeriod;
+        _healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, reactivation);
     }
 
     /// <summary><c>tcp://host:port</c> (host an IP literal or a DNS name), or a bare <c>host:port</c>.</summary>

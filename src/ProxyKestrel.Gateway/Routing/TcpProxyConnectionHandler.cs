@@ -38,7 +38,7 @@ internal sealed class TcpProxyConnectionHandler
         _metrics = metrics;
     }
 
-    public async Task HandleAsync(ConnectionContext connection, TcpRoute route, TcpRouteCounter counter, CancellationToken abort)
+    public async Task HandleAsync(ConnectionContext connection, TcpRoute route, CancellationToken abort)
     {
         string routeId = route.RouteId;
         EndPoint? peer = connection.RemoteEndPoint;
@@ -50,7 +50,7 @@ internal sealed class TcpProxyConnectionHandler
             return;
         }
 
-        if (!route.TryEnter(counter))
+        if (!route.TryEnter())
         {
             TcpProxyLog.MaxConnectionsReached(_logger, peer, routeId, route.Config.MaxConnections ?? 0);
             _metrics.Refused(routeId, "max_connections");
@@ -68,7 +68,7 @@ internal sealed class TcpProxyConnectionHandler
         }
         finally
         {
-            route.Exit(counter);
+            route.Exit();
             _metrics.Closed(routeId, result, _timeProvider.GetElapsedTime(started), up, down);
         }
     }
@@ -116,7 +116,7 @@ internal sealed class TcpProxyConnectionHandler
             return ("no_cluster", 0, 0);
         }
 
-        ClusterProxyProtocol clusterProtocol = s_protocols.GetValue(cluster.Model.Config, static config => ClusterProxyProtocol.Read(config, []));
+        ClusterProxyProtocol clusterProtocol = ProtocolOf(cluster);
         string? serverName = null;
         if (clusterProtocol.Version == ProxyProtocolVersion.V2
             && (clusterProtocol.Tlvs & ProxyProtocolTlvSelection.Authority) != 0
@@ -185,8 +185,12 @@ internal sealed class TcpProxyConnectionHandler
         }
     }
 
+    /// <summary>The PROXY protocol the cluster's destinations expect (read from its metadata once per cluster config).</summary>
+    internal static ClusterProxyProtocol ProtocolOf(ClusterState cluster) =>
+        s_protocols.GetValue(cluster.Model.Config, static config => ClusterProxyProtocol.Read(config, []));
+
     /// <summary>Keeps YARP's per-destination count (used by LeastRequests) for TCP connections too.</summary>
-    private static void AdjustConcurrency(DestinationState destination, int delta)
+    internal static void AdjustConcurrency(DestinationState destination, int delta)
     {
         lock (destination)
         {

@@ -10,26 +10,29 @@ using Yarp.ReverseProxy;
 namespace ProxyKestrel.Gateway.Routing;
 
 /// <summary>
-/// Binds the TCP routes' listeners (Kestrel's socket transport), accepts connections and hands them to the handler.
+/// Binds the TCP routes' listeners on the configured transport (<see cref="SocketsRouteTransport"/> or the epoll
+/// loops), which accept and relay the connections.
 /// On a configuration change it adds, changes and removes listeners without touching open connections; an invalid
 /// change is refused, every error logged, and the running configuration stays. On shutdown it stops accepting and
 /// drains open connections up to <see cref="TcpProxyConfig.DrainTimeout"/>. The drain starts in the host's
 /// <c>StoppingAsync</c> phase, before Kestrel stops, so HTTP endpoints (readiness, metrics) keep answering meanwhile.
 /// </summary>
-internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpProxyEndpoints, IDisposable
+internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpProxyEndpoints, IAsyncDisposable
 {
     private readonly IConfiguration _section;
-    private readonly IConnectionListenerFactory _listenerFactory;
+    private readonly Func<TcpProxyTransport, ITcpRouteTransport> _createTransport;
     private readonly IProxyStateLookup _clusters;
-    private readonly TcpProxyConnectionHandler _handler;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private readonly Dictionary<ListenKey, Listener> _listeners = [];
+    private readonly Dictionary<ListenKey, ITcpRouteListener> _listeners = [];
+
+    /// <summary>Listeners removed by a reload whose connections have not all ended yet (drained on shutdown too).</summary>
+    private readonly HashSet<ITcpRouteListener> _retired = [];
     private readonly Dictionary<string, TcpRouteCounter> _counters = new(StringComparer.OrdinalIgnoreCase);
     private readonly SemaphoreSlim _applyLock = new(1, 1);
-    private readonly CancellationTokenSource _abortConnections = new();
-    private readonly TaskSet _connections = new();
     private TcpProxyConfig _config = new();
+    private ITcpRouteTransport? _transport;
+    private TcpProxyTransport _transportKind;
     private IDisposable? _reloadRegistration;
     private bool _stopping;
     private bool _started;
@@ -39,16 +42,14 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
 
     public TcpProxyListenerManager(
         IConfiguration section,
-        IConnectionListenerFactory listenerFactory,
+        Func<TcpProxyTransport, ITcpRouteTransport> createTransport,
         IProxyStateLookup clusters,
-        TcpProxyConnectionHandler handler,
         TimeProvider timeProvider,
         ILogger logger)
     {
         _section = section;
-        _listenerFactory = listenerFactory;
+        _createTransport = createTransport;
         _clusters = clusters;
-        _handler = handler;
         _timeProvider = timeProvider;
         _logger = logger;
     }
@@ -59,7 +60,7 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
         {
             lock (_listeners)
             {
-                return [.. _listeners.Values.Select(l => (l.Route.RouteId, l.ConnectionListener.EndPoint))];
+                return [.. _listeners.Values.Select(l => (l.Route.RouteId, l.EndPoint))];
             }
         }
     }
@@ -73,6 +74,9 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     /// <summary>The routes of the running configuration.</summary>
     internal IReadOnlyList<TcpRouteConfig> Routes => Volatile.Read(ref _config).Routes;
 
+    /// <summary>The transport in use (<c>Sockets</c> or <c>Epoll</c>); null before the start.</summary>
+    internal string? TransportName => _transport?.Name;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var errors = new List<string>();
@@ -82,6 +86,9 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             throw new InvalidOperationException("The TcpProxy configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors));
         }
 
+        _transportKind = config.Transport;
+        _transport = _createTransport(config.Transport);
+        TcpProxyLog.TransportSelected(_logger, _transport.Name, config.Transport);
         await ApplyAsync(config, cancellationToken).ConfigureAwait(false);
         _reloadRegistration = ChangeToken.OnChange(_section.GetReloadToken, () => _ = ReloadAsync());
         Volatile.Write(ref _started, true);
@@ -118,20 +125,24 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     {
         Volatile.Write(ref _started, false);
         _reloadRegistration?.Dispose();
-        List<Listener> listeners = [];
+        List<ITcpRouteListener> listeners = [];
         await _applyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             _stopping = true;
+            List<ITcpRouteListener> bound;
             lock (_listeners)
             {
-                listeners = [.. _listeners.Values];
+                bound = [.. _listeners.Values];
+                listeners = [.. bound, .. _retired];
                 _listeners.Clear();
+                _retired.Clear();
             }
 
-            foreach (Listener listener in listeners)
+            foreach (ITcpRouteListener listener in bound)
             {
-                await listener.UnbindAsync(_logger).ConfigureAwait(false);
+                await listener.UnbindAsync().ConfigureAwait(false);
+                TcpProxyLog.RouteStopped(_logger, listener.Route.RouteId, listener.EndPoint);
             }
         }
         finally
@@ -141,37 +152,58 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
 
         try
         {
-            await DrainAsync(cancellationToken).ConfigureAwait(false);
+            await DrainAsync(listeners, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            // Only now: disposing a listener frees the transport's memory pool, which its open connections still use.
-            foreach (Listener listener in listeners)
+            // Only now: a listener's resources (memory pool, event loop) serve its connections until they end.
+            foreach (ITcpRouteListener listener in listeners)
             {
-                await listener.ConnectionListener.DisposeAsync().ConfigureAwait(false);
+                await listener.DisposeAsync().ConfigureAwait(false);
             }
         }
     }
 
-    private async Task DrainAsync(CancellationToken cancellationToken)
+    private async Task DrainAsync(List<ITcpRouteListener> listeners, CancellationToken cancellationToken)
     {
-        Task[] open = _connections.Snapshot();
-        TcpProxyLog.Draining(_logger, _config.DrainTimeout, open.Length);
+        int open;
+        lock (_counters)
+        {
+            open = _counters.Values.Sum(c => c.Open);
+        }
+
+        TcpProxyLog.Draining(_logger, _config.DrainTimeout, open);
+        Task ended = Task.WhenAll(listeners.Select(l => l.WhenConnectionsEndedAsync()));
         try
         {
-            await Task.WhenAll(open).WaitAsync(_config.DrainTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            await ended.WaitAsync(_config.DrainTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
-            await _abortConnections.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(open).WaitAsync(TimeSpan.FromSeconds(5), _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            foreach (ITcpRouteListener listener in listeners)
+            {
+                listener.AbortConnections();
+            }
+
+            try
+            {
+                await ended.WaitAsync(TimeSpan.FromSeconds(5), _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Closed but not yet ended after 5 s: the listeners are disposed all the same.
+            }
         }
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
         _reloadRegistration?.Dispose();
-        _abortConnections.Dispose();
+        if (_transport is { } transport)
+        {
+            await transport.DisposeAsync().ConfigureAwait(false);
+        }
+
         _applyLock.Dispose();
     }
 
@@ -186,6 +218,11 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     {
         var errors = new List<string>();
         TcpProxyConfig config = Load(errors);
+        if (config.Transport != _transportKind)
+        {
+            errors.Add($"{TcpProxyConfig.SectionName}:Transport: changed from {_transportKind} to {config.Transport} while running; allowed: the value the gateway started with (restart to change the transport).");
+        }
+
         if (errors.Count > 0)
         {
             _configError = string.Join(" | ", errors);
@@ -202,6 +239,20 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
         {
             _configError = e.Message;
             TcpProxyLog.ConfigRejected(_logger, e.Message);
+        }
+    }
+
+    private TcpRouteCounter CounterOf(string routeId)
+    {
+        lock (_counters)
+        {
+            if (!_counters.TryGetValue(routeId, out TcpRouteCounter? counter))
+            {
+                counter = new TcpRouteCounter();
+                _counters[routeId] = counter;
+            }
+
+            return counter;
         }
     }
 
@@ -224,7 +275,7 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
                     _ = ProxyProtocolReceiver.TryCreate(accept, $"TcpProxy:Routes:{routeConfig.RouteId}:AcceptProxyProtocol", [], out receiver);
                 }
 
-                var route = new TcpRoute(routeConfig, receiver);
+                var route = new TcpRoute(routeConfig, receiver, CounterOf(routeConfig.RouteId));
                 foreach (string listen in routeConfig.Listen)
                 {
                     _ = TcpProxyConfigValidator.TryParseEndPoint(listen, out IPEndPoint? endPoint);
@@ -233,10 +284,10 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             }
 
             // Remove listeners no longer configured (their open connections go on), update the others in place.
-            List<Listener> removed = [];
+            List<ITcpRouteListener> removed = [];
             lock (_listeners)
             {
-                foreach ((ListenKey endPoint, Listener listener) in _listeners.ToList())
+                foreach ((ListenKey endPoint, ITcpRouteListener listener) in _listeners.ToList())
                 {
                     if (wanted.TryGetValue(endPoint, out TcpRoute? route))
                     {
@@ -247,27 +298,27 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
                     {
                         removed.Add(listener);
                         _listeners.Remove(endPoint);
+                        _retired.Add(listener);
                     }
                 }
             }
 
-            foreach (Listener listener in removed)
+            foreach (ITcpRouteListener listener in removed)
             {
-                await listener.UnbindAsync(_logger).ConfigureAwait(false);
-                _ = listener.DisposeWhenIdleAsync();
+                await listener.UnbindAsync().ConfigureAwait(false);
+                TcpProxyLog.RouteStopped(_logger, listener.Route.RouteId, listener.EndPoint);
+                _ = DisposeWhenIdleAsync(listener);
             }
 
             foreach ((ListenKey endPoint, TcpRoute route) in wanted)
             {
-                IConnectionListener bound = await _listenerFactory.BindAsync(endPoint.EndPoint, cancellationToken).ConfigureAwait(false);
-                var listener = new Listener(bound, route);
+                ITcpRouteListener listener = await _transport!.BindAsync(endPoint.EndPoint, route, cancellationToken).ConfigureAwait(false);
                 lock (_listeners)
                 {
                     _listeners[endPoint] = listener;
                 }
 
-                TcpProxyLog.RouteListening(_logger, route.RouteId, bound.EndPoint, route.Config.ClusterId);
-                listener.AcceptLoop = AcceptLoopAsync(listener);
+                TcpProxyLog.RouteListening(_logger, route.RouteId, listener.EndPoint, route.Config.ClusterId);
             }
 
             Volatile.Write(ref _config, config);
@@ -279,56 +330,19 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
         }
     }
 
-    private async Task AcceptLoopAsync(Listener listener)
+    /// <summary>Disposes a removed listener once its connections have ended (unless the shutdown took it over).</summary>
+    private async Task DisposeWhenIdleAsync(ITcpRouteListener listener)
     {
-        while (true)
+        await listener.WhenConnectionsEndedAsync().ConfigureAwait(false);
+        bool mine;
+        lock (_listeners)
         {
-            ConnectionContext? connection;
-            try
-            {
-                connection = await listener.ConnectionListener.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-
-            if (connection is null)
-            {
-                return;
-            }
-
-            TcpRoute route = listener.Route;
-            TcpRouteCounter counter;
-            lock (_counters)
-            {
-                if (!_counters.TryGetValue(route.RouteId, out counter!))
-                {
-                    counter = new TcpRouteCounter();
-                    _counters[route.RouteId] = counter;
-                }
-            }
-
-            Task task = RunConnectionAsync(connection, route, counter);
-            _connections.Add(task);
-            listener.Track(task);
+            mine = _retired.Remove(listener);
         }
-    }
 
-    private async Task RunConnectionAsync(ConnectionContext connection, TcpRoute route, TcpRouteCounter counter)
-    {
-        await Task.Yield();
-        try
+        if (mine)
         {
-            await _handler.HandleAsync(connection, route, counter, _abortConnections.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException or ConnectionResetException or ConnectionAbortedException)
-        {
-            connection.Abort();
-        }
-        finally
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await listener.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -339,49 +353,5 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     private readonly record struct ListenKey(IPEndPoint EndPoint, string? RouteId)
     {
         public static ListenKey For(IPEndPoint endPoint, string routeId) => new(endPoint, endPoint.Port == 0 ? routeId : null);
-    }
-
-    private sealed class Listener(IConnectionListener connectionListener, TcpRoute route)
-    {
-        private readonly TaskSet _connections = new();
-
-        public IConnectionListener ConnectionListener { get; } = connectionListener;
-
-        public volatile TcpRoute Route = route;
-
-        public Task? AcceptLoop { get; set; }
-
-        /// <summary>Remembers a connection accepted by this listener until it ends.</summary>
-        public void Track(Task connection) => _connections.Add(connection);
-
-        /// <summary>Stops accepting; connections already accepted go on.</summary>
-        public async Task UnbindAsync(ILogger logger)
-        {
-            await ConnectionListener.UnbindAsync().ConfigureAwait(false);
-            if (AcceptLoop is { } loop)
-            {
-                await loop.ConfigureAwait(false);
-            }
-
-            TcpProxyLog.RouteStopped(logger, Route.RouteId, ConnectionListener.EndPoint);
-        }
-
-        /// <summary>Disposes the listener once its connections have ended (they use its memory pool until then).</summary>
-        public async Task DisposeWhenIdleAsync()
-        {
-            Task[] open = _connections.Snapshot();
-            try
-            {
-                await Task.WhenAll(open).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // A connection failed; it has ended all the same.
-            }
-            finally
-            {
-                await ConnectionListener.DisposeAsync().ConfigureAwait(false);
-            }
-        }
     }
 }

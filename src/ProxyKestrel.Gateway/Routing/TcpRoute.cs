@@ -7,12 +7,14 @@ namespace ProxyKestrel.Gateway.Routing;
 internal sealed class TcpRoute
 {
     private readonly IPNetworkSet? _allowedClients;
+    private readonly TcpRouteCounter _counter;
     private int _open;
 
-    public TcpRoute(TcpRouteConfig config, ProxyProtocolReceiver? receiver)
+    public TcpRoute(TcpRouteConfig config, ProxyProtocolReceiver? receiver, TcpRouteCounter counter)
     {
         Config = config;
         Receiver = receiver;
+        _counter = counter;
         if (config.AllowedClients is { } allowed)
         {
             _allowedClients = IPNetworkSet.Create(allowed);
@@ -39,8 +41,9 @@ internal sealed class TcpRoute
     }
 
     /// <summary>Takes a connection slot; false when <c>MaxConnections</c> are already open.</summary>
-    public bool TryEnter(TcpRouteCounter counter)
+    public bool TryEnter()
     {
+        TcpRouteCounter counter = _counter;
         int limit = Config.MaxConnections ?? int.MaxValue;
         while (true)
         {
@@ -58,9 +61,9 @@ internal sealed class TcpRoute
         }
     }
 
-    public void Exit(TcpRouteCounter counter)
+    public void Exit()
     {
-        counter.Decrement();
+        _counter.Decrement();
         Interlocked.Decrement(ref _open);
     }
 }

@@ -4,15 +4,27 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using ProxyKestrel.Gateway.Configuration;
 
 namespace ProxyKestrel.Gateway.Tests.Infrastructure;
 
 /// <summary>
 /// The gateway in-process, as samples/Gateway wires it: YARP clusters from <c>ReverseProxy</c>, TCP routes from
 /// <c>TcpProxy</c>, Kestrel on 127.0.0.1:0. Configuration comes from a JSON file so reload can be tested.
+/// <para>
+/// The TCP transport follows the environment variable <c>TcpProxy__Transport</c> (as samples/Gateway reads it), so the
+/// whole suite can run once per transport (eng/test.sh does): it overrides <c>TcpProxy:Transport</c> of the JSON file,
+/// unless the JSON file sets <c>TcpProxy:Transport</c> itself when the gateway starts (a test that sets or reloads the
+/// transport owns it) or the test pins one with <c>transport</c>.
+/// </para>
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
+    /// <summary>The environment variable that selects the TCP transport of every gateway the tests start.</summary>
+    public const string TransportVariable = "TcpProxy__Transport";
+
+    private const string TransportKey = TcpProxyConfig.SectionName + ":Transport";
+
     private readonly WebApplication _app;
     private readonly string _directory;
 
@@ -33,11 +45,16 @@ public sealed class GatewayHost : IAsyncDisposable
     /// Starts a gateway with <paramref name="json"/> as its configuration file; <paramref name="configureProxy"/> can
     /// extend YARP's builder (e.g. <c>AddProxyProtocolForwarding()</c>).
     /// </summary>
+    /// <param name="transport">
+    /// Pins <c>TcpProxy:Transport</c> whatever the environment and the JSON file say (for transport-specific tests); a
+    /// reload of the JSON file then cannot change it. Null: see the class remarks.
+    /// </param>
     public static async Task<GatewayHost> StartAsync(
         string json,
         Action<IServiceCollection>? configureServices = null,
         ILoggerProvider? logger = null,
-        Action<IReverseProxyBuilder>? configureProxy = null)
+        Action<IReverseProxyBuilder>? configureProxy = null,
+        TcpProxyTransport? transport = null)
     {
         string directory = TempDirectory.Create("gateway");
         string path = Path.Combine(directory, "gateway.json");
@@ -45,6 +62,13 @@ public sealed class GatewayHost : IAsyncDisposable
         WebApplicationBuilder builder = WebApplication.CreateBuilder();
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddJsonFile(path, optional: false, reloadOnChange: true);
+
+        // Added after the JSON file, so it wins over it; the JSON file's other keys still reload on change.
+        if (TransportOverride(builder.Configuration, transport) is { } overridden)
+        {
+            builder.Configuration.AddInMemoryCollection([new(TransportKey, overridden)]);
+        }
+
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         if (logger is not null)
@@ -71,6 +95,26 @@ public sealed class GatewayHost : IAsyncDisposable
         }
 
         return new GatewayHost(app, directory, path);
+    }
+
+    /// <summary>
+    /// The value that overrides <c>TcpProxy:Transport</c>: <paramref name="pinned"/> if given, else the environment
+    /// variable unless <paramref name="json"/> (the configuration so far) sets the transport itself; null: no override.
+    /// </summary>
+    private static string? TransportOverride(IConfiguration json, TcpProxyTransport? pinned)
+    {
+        if (pinned is { } value)
+        {
+            return value.ToString();
+        }
+
+        string? fromEnvironment = Environment.GetEnvironmentVariable(TransportVariable);
+        if (string.IsNullOrWhiteSpace(fromEnvironment) || json[TransportKey] is not null)
+        {
+            return null;
+        }
+
+        return fromEnvironment.Trim();
     }
 
     /// <summary>The bound endpoint of a route (the first one when it listens on several).</summary>

@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using ProxyKestrel.Gateway.Routing;
+using Yarp.ReverseProxy;
+using static ProxyKestrel.Gateway.Relay.Epoll.LinuxNative;
+
+namespace ProxyKestrel.Gateway.Relay.Epoll;
+
+/// <summary>
+/// The Linux transport of the TCP routes: one <see cref="EpollLoop"/> per core, started with the first listener.
+/// Each bound endpoint gets a listening socket in every loop (<c>SO_REUSEPORT</c>); a connection stays on the loop
+/// that accepted it, which also owns its backend socket.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed class EpollRouteTransport : ITcpRouteTransport
+{
+    /// <summary>How often the loops check deadlines (header, connect, idle): the precision of those timeouts.</summary>
+    public static readonly TimeSpan TickPeriod = TimeSpan.FromMilliseconds(50);
+
+    private const int Backlog = 1024;
+    private readonly Lock _lock = new();
+    private readonly int _loopCount;
+    private EpollLoop[]? _loops;
+
+    public EpollRouteTransport(
+        IProxyStateLookup clusters,
+        DestinationConnector connector,
+        TcpProxyMetrics metrics,
+        TimeProvider timeProvider,
+        ILogger logger,
+        int loopCount = 0)
+    {
+        Clusters = clusters;
+        Connector = connector;
+        Metrics = metrics;
+        TimeProvider = timeProvider;
+        Logger = logger;
+        _loopCount = loopCount > 0 ? loopCount : Environment.ProcessorCount;
+    }
+
+    public string Name => "Epoll";
+
+    public IProxyStateLookup Clusters { get; }
+
+    public DestinationConnector Connector { get; }
+
+    public TcpProxyMetrics Metrics { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public ILogger Logger { get; }
+
+    public async ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRoute route, CancellationToken cancellationToken)
+    {
+        EpollLoop[] loops = EnsureLoops();
+        var fds = new List<int>(loops.Length);
+        IPEndPoint bound = endPoint;
+        try
+        {
+            for (int i = 0; i < loops.Length; i++)
+            {
+                fds.Add(Listen(bound));
+                if (i == 0 && endPoint.Port == 0)
+                {
+                    // The other loops' sockets join the port the system chose for the first.
+                    bound = LocalEndPoint(fds[0]) ?? throw new IOException("getsockname failed on a new listening socket.");
+                }
+            }
+        }
+        catch
+        {
+            fds.ForEach(fd => Close(fd));
+            throw;
+        }
+
+        var listener = new EpollRouteListener(bound, route);
+        var acceptors = new List<EpollAcceptor>(loops.Length);
+        for (int i = 0; i < loops.Length; i++)
+        {
+            var acceptor = new EpollAcceptor(loops[i], listener, fds[i]);
+            listener.Add(acceptor);
+            acceptors.Add(acceptor);
+        }
+
+        await Task.WhenAll(acceptors.Select(a => a.Loop.InvokeAsync(a.Register))).ConfigureAwait(false);
+        return listener;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        EpollLoop[]? loops;
+        lock (_lock)
+        {
+            loops = _loops;
+            _loops = null;
+        }
+
+        foreach (EpollLoop loop in loops ?? [])
+        {
+            loop.Dispose();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private EpollLoop[] EnsureLoops()
+    {
+        lock (_lock)
+        {
+            if (_loops is null)
+            {
+                var loops = new EpollLoop[_loopCount];
+                for (int i = 0; i < loops.Length; i++)
+                {
+                    loops[i] = new EpollLoop(this, i);
+                }
+
+                _loops = loops;
+            }
+
+            return _loops;
+        }
+    }
+
+    /// <summary>A non-blocking listening socket on <paramref name="endPoint"/> with SO_REUSEPORT (dual-stack for <c>[::]</c>).</summary>
+    private static unsafe int Listen(IPEndPoint endPoint)
+    {
+        int family = endPoint.AddressFamily == AddressFamily.InterNetwork ? AfInet : AfInet6;
+        int fd = LinuxNative.Socket(family, SockStream | SockNonBlock | SockCloExec, 0);
+        if (fd < 0)
+        {
+            throw Failure("socket", Errno, endPoint);
+        }
+
+        SetInt(fd, SolSocket, SoReuseAddr, 1);
+        SetInt(fd, SolSocket, SoReusePort, 1);
+        if (family == AfInet6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            SetInt(fd, IpProtoIPv6, IPv6V6Only, 0);
+        }
+
+        byte* address = stackalloc byte[SockAddrSize];
+        uint length = WriteSockAddr(endPoint, address);
+        if (LinuxNative.Bind(fd, address, length) != 0 || LinuxNative.Listen(fd, Backlog) != 0)
+        {
+            int errno = Errno;
+            Close(fd);
+            throw Failure("bind", errno, endPoint);
+        }
+
+        return fd;
+    }
+
+    private static Exception Failure(string call, int errno, IPEndPoint endPoint) => errno == EAddrInUse
+        ? new AddressInUseException($"Failed to bind to address {endPoint}: address already in use.")
+        : new IOException($"{call} on {endPoint} failed: {Describe(errno)}");
+}
