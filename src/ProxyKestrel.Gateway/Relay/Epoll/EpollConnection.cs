@@ -172,17 +172,15 @@ internal sealed class EpollConnection
         _backendWritable |= (flags & EpollOut) != 0 || failed;
         if (_state == State.Connecting)
         {
-            if (_backendWritable)
+            // Writable without an error flag is a completed connect: SO_ERROR is only read when a flag says so.
+            int error = failed ? PendingError(_backend) : 0;
+            if (error != 0)
             {
-                int error = PendingError(_backend);
-                if (error == 0)
-                {
-                    OnConnected();
-                }
-                else
-                {
-                    ConnectFailed(ErrorType(error), Describe(error));
-                }
+                ConnectFailed(ErrorType(error), Describe(error));
+            }
+            else if (_backendWritable)
+            {
+                OnConnected();
             }
         }
         else if (_state == State.Relaying)
@@ -231,6 +229,8 @@ internal sealed class EpollConnection
         _loop.Track(this);
         Transport.Metrics.Opened(_route.RouteId);
         Listener.ConnectionOpened();
+        // As Kestrel and HAProxy do: no Nagle delay on what is relayed to the client.
+        SetInt(_client, IpProtoTcp, TcpNoDelay, 1);
         if (EpollCtl(_loop.EpollFd, EpollCtlAdd, _client, EpollIn | EpollOut | EpollRdHup | EpollEt, _loop.Token(_slot, Client, 0)) != 0)
         {
             Finish("reset", reset: true);
@@ -484,6 +484,7 @@ internal sealed class EpollConnection
     private async Task ResolveAsync(DnsEndPoint endPoint, int attempt)
     {
         IPAddress[]? addresses = null;
+        string errorType = nameof(SocketError.HostNotFound);
         string? error = null;
         try
         {
@@ -491,6 +492,12 @@ internal sealed class EpollConnection
         }
         catch (SocketException e)
         {
+            error = e.Message;
+        }
+        catch (ArgumentException e)
+        {
+            // Not a name DNS can look up (e.g. longer than 255 characters): as the socket transport reports it.
+            errorType = "bad_address";
             error = e.Message;
         }
 
@@ -503,7 +510,7 @@ internal sealed class EpollConnection
 
             if (addresses is not { Length: > 0 })
             {
-                ConnectFailed(nameof(SocketError.HostNotFound), error ?? $"'{endPoint.Host}' has no address");
+                ConnectFailed(errorType, error ?? $"'{endPoint.Host}' has no address");
                 return;
             }
 
@@ -676,6 +683,36 @@ internal sealed class EpollConnection
                 continue;
             }
 
+            if (direction.Pipe is { Bytes: > 0 } filled)
+            {
+                if (!writable)
+                {
+                    return true;
+                }
+
+                nint moved = Splice(filled.ReadFd, null, to, null, (nuint)filled.Bytes, SpliceMove | SpliceNonBlock);
+                if (moved < 0)
+                {
+                    int errno = Errno;
+                    if (errno == EAgain)
+                    {
+                        writable = false;
+                        return true;
+                    }
+
+                    if (errno == EIntr)
+                    {
+                        continue;
+                    }
+
+                    return false;
+                }
+
+                filled.Bytes -= (int)moved;
+                direction.Bytes += moved;
+                continue;
+            }
+
             if (direction.SourceEnded)
             {
                 if (!direction.FinSent)
@@ -691,6 +728,46 @@ internal sealed class EpollConnection
             if (!readable)
             {
                 return true;
+            }
+
+            if (direction.WantsPipe)
+            {
+                // The last read filled a whole buffer: bulk data, splice it from now on if a pipe is free.
+                direction.WantsPipe = false;
+                direction.Pipe ??= _loop.RentPipe();
+            }
+
+            if (direction.Pipe is { } pipe)
+            {
+                // The pipe is empty here, so EAGAIN means the socket is.
+                nint spliced = Splice(from, null, pipe.WriteFd, null, (nuint)pipe.Capacity, SpliceMove | SpliceNonBlock);
+                if (spliced < 0)
+                {
+                    int errno = Errno;
+                    if (errno == EAgain)
+                    {
+                        readable = false;
+                        return true;
+                    }
+
+                    if (errno == EIntr)
+                    {
+                        continue;
+                    }
+
+                    return false;
+                }
+
+                if (spliced == 0)
+                {
+                    readable = false;
+                    direction.SourceEnded = true;
+                    continue;
+                }
+
+                pipe.Bytes += (int)spliced;
+                _lastActivity = _loop.Now;
+                continue;
             }
 
             direction.Buffer ??= ArrayPool<byte>.Shared.Rent(RelayBufferSize);
@@ -733,6 +810,10 @@ internal sealed class EpollConnection
                 // A short read emptied the socket: the next data (or the FIN) brings a new edge.
                 readable = false;
             }
+            else if (received == direction.Buffer.Length)
+            {
+                direction.WantsPipe = true;
+            }
 
             _lastActivity = _loop.Now;
             direction.Start = 0;
@@ -770,8 +851,8 @@ internal sealed class EpollConnection
 
         _backend = -1;
         ReleasePre();
-        Release(ref _up);
-        Release(ref _down);
+        Release(ref _up, _loop);
+        Release(ref _down, _loop);
         if (_countedOnDestination)
         {
             TcpProxyConnectionHandler.AdjustConcurrency(_destination!, -1);
@@ -799,12 +880,18 @@ internal sealed class EpollConnection
         }
     }
 
-    private static void Release(ref Direction direction)
+    private static void Release(ref Direction direction, EpollLoop loop)
     {
         if (direction.Buffer is not null)
         {
             ArrayPool<byte>.Shared.Return(direction.Buffer);
             direction.Buffer = null;
+        }
+
+        if (direction.Pipe is not null)
+        {
+            loop.ReturnPipe(direction.Pipe);
+            direction.Pipe = null;
         }
     }
 
@@ -823,6 +910,10 @@ internal sealed class EpollConnection
         public bool SourceEnded;
         public bool FinSent;
 
-        public readonly bool Finished => SourceEnded && FinSent && End == Start;
+        /// <summary>Bulk data: the direction moves through this pipe with splice(2) instead of the buffer.</summary>
+        public SplicePipe? Pipe;
+        public bool WantsPipe;
+
+        public readonly bool Finished => SourceEnded && FinSent && End == Start && (Pipe is null || Pipe.Bytes == 0);
     }
 }

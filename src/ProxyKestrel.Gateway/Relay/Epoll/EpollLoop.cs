@@ -21,6 +21,12 @@ internal sealed unsafe class EpollLoop : IDisposable
     private const int SlotBits = 24;
     private const int AttemptBits = 7;
 
+    /// <summary>Pipes per loop for splicing bulk transfers; the other connections copy through pooled buffers.</summary>
+    private const int MaxPipes = 8;
+    private const int PipeSize = 1024 * 1024;
+    private readonly Stack<SplicePipe> _freePipes = new();
+    private int _pipes;
+
     private readonly int _epoll;
     private readonly int _wakeFd;
     private readonly Thread _thread;
@@ -137,6 +143,36 @@ internal sealed unsafe class EpollLoop : IDisposable
     public ulong Token(int slot, int side, int attempt) =>
         ((ulong)_generations[slot] << 32) | ((ulong)(attempt & ((1 << AttemptBits) - 1)) << (SlotBits + 1)) | ((ulong)side << SlotBits) | (uint)slot;
 
+    /// <summary>A pipe for a direction that moves bulk data; null when the loop's pipes are all in use.</summary>
+    public SplicePipe? RentPipe()
+    {
+        if (_freePipes.TryPop(out SplicePipe? pipe))
+        {
+            return pipe;
+        }
+
+        if (_pipes >= MaxPipes || SplicePipe.Create(PipeSize) is not { } created)
+        {
+            return null;
+        }
+
+        _pipes++;
+        return created;
+    }
+
+    /// <summary>Takes a pipe back: kept for reuse when empty, closed when bytes are left in it.</summary>
+    public void ReturnPipe(SplicePipe pipe)
+    {
+        if (pipe.Bytes == 0 && !_stopping)
+        {
+            _freePipes.Push(pipe);
+            return;
+        }
+
+        pipe.Close();
+        _pipes--;
+    }
+
     public void Track(EpollConnection connection)
     {
         connection.Next = _first;
@@ -193,6 +229,11 @@ internal sealed unsafe class EpollLoop : IDisposable
         if (Thread.CurrentThread != _thread)
         {
             _thread.Join(TimeSpan.FromSeconds(5));
+        }
+
+        while (_freePipes.TryPop(out SplicePipe? pipe))
+        {
+            pipe.Close();
         }
 
         Close(_wakeFd);

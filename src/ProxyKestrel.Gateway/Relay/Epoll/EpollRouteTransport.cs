@@ -60,6 +60,11 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
         IPEndPoint bound = endPoint;
         try
         {
+            if (endPoint.Port != 0)
+            {
+                ProbeUnused(endPoint);
+            }
+
             for (int i = 0; i < loops.Length; i++)
             {
                 fds.Add(Listen(bound));
@@ -152,6 +157,36 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
         }
 
         return fd;
+    }
+
+    /// <summary>
+    /// SO_REUSEPORT would let the loops' sockets join a port another process (of the same user) already listens on,
+    /// and share its clients: a plain bind first fails, as the socket transport does, when the port is taken.
+    /// </summary>
+    private static unsafe void ProbeUnused(IPEndPoint endPoint)
+    {
+        int family = endPoint.AddressFamily == AddressFamily.InterNetwork ? AfInet : AfInet6;
+        int fd = LinuxNative.Socket(family, SockStream | SockNonBlock | SockCloExec, 0);
+        if (fd < 0)
+        {
+            throw Failure("socket", Errno, endPoint);
+        }
+
+        SetInt(fd, SolSocket, SoReuseAddr, 1);
+        if (family == AfInet6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            SetInt(fd, IpProtoIPv6, IPv6V6Only, 0);
+        }
+
+        byte* address = stackalloc byte[SockAddrSize];
+        uint length = WriteSockAddr(endPoint, address);
+        int result = LinuxNative.Bind(fd, address, length);
+        int errno = result == 0 ? 0 : Errno;
+        Close(fd);
+        if (result != 0)
+        {
+            throw Failure("bind", errno, endPoint);
+        }
     }
 
     private static Exception Failure(string call, int errno, IPEndPoint endPoint) => errno == EAddrInUse

@@ -36,6 +36,10 @@ internal static unsafe partial class LinuxNative
     public const uint EpollRdHup = 0x2000;
     public const uint EpollEt = 0x80000000;
 
+    public const int FSetPipeSize = 1031;
+    public const uint SpliceMove = 1;
+    public const uint SpliceNonBlock = 2;
+
     public const int EIntr = 4;
     public const int EAgain = 11;
     public const int EMFile = 24;
@@ -92,6 +96,15 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, byte* buffer, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
+    public static partial int Pipe2(int* fds, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "splice", SetLastError = true)]
+    public static partial nint Splice(int input, long* inputOffset, int output, long* outputOffset, nuint length, uint flags);
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     public static partial int EpollCreate1(int flags);
