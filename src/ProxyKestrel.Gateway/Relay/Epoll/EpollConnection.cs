@@ -621,8 +621,8 @@ internal sealed class EpollConnection
     /// <summary>Moves what can be moved in both directions; finishes when both have ended.</summary>
     private void Pump()
     {
-        if (!Move(ref _up, _client, ref _clientReadable, _clientEnding, _backend, ref _backendWritable)
-            || !Move(ref _down, _backend, ref _backendReadable, _backendEnding, _client, ref _clientWritable))
+        if (!Move(ref _up, _client, ref _clientReadable, _clientEnding, _backend, ref _backendWritable, _down.Finished)
+            || !Move(ref _down, _backend, ref _backendReadable, _backendEnding, _client, ref _clientWritable, _up.Finished))
         {
             Finish("reset", reset: true);
             return;
@@ -634,13 +634,17 @@ internal sealed class EpollConnection
         }
     }
 
-    /// <summary>One direction: write what is buffered, read more while the reader is ready; false on a reset.</summary>
-    private unsafe bool Move(ref Direction direction, int from, ref bool readable, bool ending, int to, ref bool writable)
+    /// <summary>
+    /// One direction: writes what is buffered, reads more while the source is ready and the destination keeps up;
+    /// false on a reset. A read that fills a whole buffer moves the direction to a splice pipe if one is free.
+    /// </summary>
+    private unsafe bool Move(ref Direction direction, int from, ref bool readable, bool ending, int to, ref bool writable, bool otherFinished)
     {
         while (true)
         {
             if (direction.End > direction.Start)
             {
+                // Buffered bytes first (the PROXY header and the client's first bytes, too).
                 if (!writable)
                 {
                     return true;
@@ -661,18 +665,18 @@ internal sealed class EpollConnection
                         return true;
                     }
 
-                    if (errno == EIntr)
+                    if (errno != EIntr)
                     {
-                        continue;
+                        return false;
                     }
 
-                    return false;
+                    continue;
                 }
 
                 direction.Start += (int)sent;
-                int counted = (int)sent - Math.Min((int)sent, direction.Uncounted);
-                direction.Uncounted -= (int)sent - counted;
-                direction.Bytes += counted;
+                int header = Math.Min((int)sent, direction.Uncounted);
+                direction.Uncounted -= header;
+                direction.Bytes += (int)sent - header;
                 if (direction.Start == direction.End)
                 {
                     ArrayPool<byte>.Shared.Return(direction.Buffer!);
@@ -683,45 +687,14 @@ internal sealed class EpollConnection
                 continue;
             }
 
-            if (direction.Pipe is { Bytes: > 0 } filled)
+            if (direction.Pipe is { } pipe)
             {
-                if (!writable)
-                {
-                    return true;
-                }
-
-                nint moved = Splice(filled.ReadFd, null, to, null, (nuint)filled.Bytes, SpliceMove | SpliceNonBlock);
-                if (moved < 0)
-                {
-                    int errno = Errno;
-                    if (errno == EAgain)
-                    {
-                        writable = false;
-                        return true;
-                    }
-
-                    if (errno == EIntr)
-                    {
-                        continue;
-                    }
-
-                    return false;
-                }
-
-                filled.Bytes -= (int)moved;
-                direction.Bytes += moved;
-                continue;
+                return MoveSpliced(ref direction, pipe, from, ref readable, to, ref writable, otherFinished);
             }
 
             if (direction.SourceEnded)
             {
-                if (!direction.FinSent)
-                {
-                    // Everything is out: pass the half-close on.
-                    direction.FinSent = true;
-                    LinuxNative.Shutdown(to, ShutWr);
-                }
-
+                PassFin(ref direction, to, otherFinished);
                 return true;
             }
 
@@ -732,42 +705,13 @@ internal sealed class EpollConnection
 
             if (direction.WantsPipe)
             {
-                // The last read filled a whole buffer: bulk data, splice it from now on if a pipe is free.
+                // The last read filled a whole buffer: bulk data, spliced from now on if a pipe is free.
                 direction.WantsPipe = false;
-                direction.Pipe ??= _loop.RentPipe();
-            }
-
-            if (direction.Pipe is { } pipe)
-            {
-                // The pipe is empty here, so EAGAIN means the socket is.
-                nint spliced = Splice(from, null, pipe.WriteFd, null, (nuint)pipe.Capacity, SpliceMove | SpliceNonBlock);
-                if (spliced < 0)
+                direction.Pipe = _loop.RentPipe();
+                if (direction.Pipe is not null)
                 {
-                    int errno = Errno;
-                    if (errno == EAgain)
-                    {
-                        readable = false;
-                        return true;
-                    }
-
-                    if (errno == EIntr)
-                    {
-                        continue;
-                    }
-
-                    return false;
-                }
-
-                if (spliced == 0)
-                {
-                    readable = false;
-                    direction.SourceEnded = true;
                     continue;
                 }
-
-                pipe.Bytes += (int)spliced;
-                _lastActivity = _loop.Now;
-                continue;
             }
 
             direction.Buffer ??= ArrayPool<byte>.Shared.Rent(RelayBufferSize);
@@ -777,31 +721,29 @@ internal sealed class EpollConnection
                 received = Recv(from, data, (nuint)direction.Buffer.Length, 0);
             }
 
-            if (received < 0)
+            if (received <= 0)
             {
-                int errno = Errno;
-                if (errno == EAgain)
-                {
-                    readable = false;
-                    ArrayPool<byte>.Shared.Return(direction.Buffer);
-                    direction.Buffer = null;
-                    return true;
-                }
-
-                if (errno == EIntr)
+                int errno = received < 0 ? Errno : 0;
+                if (received < 0 && errno == EIntr)
                 {
                     continue;
                 }
 
-                return false;
-            }
+                if (received < 0 && errno != EAgain)
+                {
+                    return false;
+                }
 
-            if (received == 0)
-            {
+                // EAGAIN: drained; 0: the source half-closed. Either way the buffer goes back to the pool.
                 readable = false;
-                direction.SourceEnded = true;
+                direction.SourceEnded |= received == 0;
                 ArrayPool<byte>.Shared.Return(direction.Buffer);
                 direction.Buffer = null;
+                if (received < 0)
+                {
+                    return true;
+                }
+
                 continue;
             }
 
@@ -818,6 +760,105 @@ internal sealed class EpollConnection
             _lastActivity = _loop.Now;
             direction.Start = 0;
             direction.End = (int)received;
+        }
+    }
+
+    /// <summary>
+    /// A bulk direction: source → pipe → destination with splice(2), reading into the pipe while it has room so
+    /// receiving and sending overlap. EAGAIN on the way into a non-empty pipe cannot tell an empty socket from a full
+    /// pipe, so the source is only taken as drained when the pipe was empty; otherwise the read is retried after the
+    /// pipe has drained.
+    /// </summary>
+    private unsafe bool MoveSpliced(ref Direction direction, SplicePipe pipe, int from, ref bool readable, int to, ref bool writable, bool otherFinished)
+    {
+        bool progressed = true;
+        while (progressed)
+        {
+            progressed = false;
+            if (pipe.Bytes > 0 && writable)
+            {
+                nint moved = Splice(pipe.ReadFd, null, to, null, (nuint)pipe.Bytes, SpliceMove | SpliceNonBlock);
+                if (moved > 0)
+                {
+                    pipe.Bytes -= (int)moved;
+                    direction.Bytes += moved;
+                    progressed = true;
+                }
+                else
+                {
+                    int errno = Errno;
+                    if (errno == EAgain)
+                    {
+                        writable = false;
+                    }
+                    else if (errno == EIntr)
+                    {
+                        progressed = true;
+                    }
+                    else
+                    {
+                        return false;
+                    }
+                }
+            }
+
+            if (readable && !direction.SourceEnded && pipe.Bytes < pipe.Capacity)
+            {
+                nint spliced = Splice(from, null, pipe.WriteFd, null, (nuint)(pipe.Capacity - pipe.Bytes), SpliceMove | SpliceNonBlock);
+                if (spliced > 0)
+                {
+                    pipe.Bytes += (int)spliced;
+                    _lastActivity = _loop.Now;
+                    progressed = true;
+                }
+                else if (spliced == 0)
+                {
+                    direction.SourceEnded = true;
+                    readable = false;
+                    progressed = true;
+                }
+                else
+                {
+                    int errno = Errno;
+                    if (errno == EAgain)
+                    {
+                        readable = pipe.Bytes > 0;
+                    }
+                    else if (errno == EIntr)
+                    {
+                        progressed = true;
+                    }
+                    else
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+
+        if (direction.SourceEnded && pipe.Bytes == 0)
+        {
+            PassFin(ref direction, to, otherFinished);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Everything the source sent is out: pass its half-close on. When the other direction has already ended, the
+    /// close that follows sends the FIN, so the shutdown call is saved.
+    /// </summary>
+    private static void PassFin(ref Direction direction, int to, bool otherFinished)
+    {
+        if (direction.FinSent)
+        {
+            return;
+        }
+
+        direction.FinSent = true;
+        if (!otherFinished)
+        {
+            LinuxNative.Shutdown(to, ShutWr);
         }
     }
 

@@ -305,6 +305,15 @@ internal sealed unsafe class EpollLoop : IDisposable
         finally
         {
             NativeMemory.Free(events);
+            // Stopped (the transport is disposed): nothing may stay open behind it.
+            while (_first is { } connection)
+            {
+                connection.Abort();
+                if (_first == connection)
+                {
+                    Untrack(connection);
+                }
+            }
         }
     }
 
