@@ -229,8 +229,6 @@ internal sealed class EpollConnection
         _loop.Track(this);
         Transport.Metrics.Opened(_route.RouteId);
         Listener.ConnectionOpened();
-        // As Kestrel and HAProxy do: no Nagle delay on what is relayed to the client.
-        SetInt(_client, IpProtoTcp, TcpNoDelay, 1);
         if (EpollCtl(_loop.EpollFd, EpollCtlAdd, _client, EpollIn | EpollOut | EpollRdHup | EpollEt, _loop.Token(_slot, Client, 0)) != 0)
         {
             Finish("reset", reset: true);

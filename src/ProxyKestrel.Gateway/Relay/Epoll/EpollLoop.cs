@@ -31,7 +31,13 @@ internal sealed unsafe class EpollLoop : IDisposable
     private readonly int _wakeFd;
     private readonly Thread _thread;
     private readonly ConcurrentQueue<Action> _commands = new();
-    private readonly ITimer _tick;
+    /// <summary>
+    /// The tick of a custom <see cref="TimeProvider"/> (tests' fake clocks); null with the system clock, whose ticks
+    /// come from <c>epoll_wait</c>'s own timeout (no timer thread waking the loop).
+    /// </summary>
+    private readonly ITimer? _tick;
+    private readonly long _tickTicks;
+    private long _nextTick;
     private object?[] _slots = new object?[256];
     private uint[] _generations = new uint[256];
     private readonly Stack<int> _freeSlots = new();
@@ -63,7 +69,12 @@ internal sealed unsafe class EpollLoop : IDisposable
 
         _thread = new Thread(Run) { IsBackground = true, Name = $"ProxyKestrel epoll {index}" };
         _thread.UnsafeStart();
-        _tick = transport.TimeProvider.CreateTimer(static state => ((EpollLoop)state!).RequestTick(), this, EpollRouteTransport.TickPeriod, EpollRouteTransport.TickPeriod);
+        _tickTicks = (long)(EpollRouteTransport.TickPeriod.TotalSeconds * transport.TimeProvider.TimestampFrequency);
+        _nextTick = transport.TimeProvider.GetTimestamp() + _tickTicks;
+        if (transport.TimeProvider != TimeProvider.System)
+        {
+            _tick = transport.TimeProvider.CreateTimer(static state => ((EpollLoop)state!).RequestTick(), this, EpollRouteTransport.TickPeriod, EpollRouteTransport.TickPeriod);
+        }
     }
 
     public EpollRouteTransport Transport { get; }
@@ -223,7 +234,7 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// <summary>Stops the thread; the transport has unbound every listener before.</summary>
     public void Dispose()
     {
-        _tick.Dispose();
+        _tick?.Dispose();
         _stopping = true;
         Wake();
         if (Thread.CurrentThread != _thread)
@@ -262,7 +273,14 @@ internal sealed unsafe class EpollLoop : IDisposable
         {
             while (!_stopping)
             {
-                int count = EpollWait(_epoll, events, MaxEvents, -1);
+                int timeout = -1;
+                if (_tick is null)
+                {
+                    long left = _nextTick - Transport.TimeProvider.GetTimestamp();
+                    timeout = left <= 0 ? 0 : (int)Math.Ceiling(left * 1000.0 / Transport.TimeProvider.TimestampFrequency);
+                }
+
+                int count = EpollWait(_epoll, events, MaxEvents, timeout);
                 if (count < 0)
                 {
                     if (Errno == EIntr)
@@ -287,6 +305,12 @@ internal sealed unsafe class EpollLoop : IDisposable
                     }
 
                     Dispatch(flags, data);
+                }
+
+                if (_tick is null && Now >= _nextTick)
+                {
+                    _nextTick = Now + _tickTicks;
+                    CheckDeadlines();
                 }
 
                 if (woken)

@@ -142,6 +142,9 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
 
         SetInt(fd, SolSocket, SoReuseAddr, 1);
         SetInt(fd, SolSocket, SoReusePort, 1);
+        // No Nagle delay on what is relayed to clients (as Kestrel and HAProxy): accepted sockets inherit the
+        // option from the listening socket on Linux, which saves a setsockopt per connection.
+        SetInt(fd, IpProtoTcp, TcpNoDelay, 1);
         if (family == AfInet6 && endPoint.Address.Equals(IPAddress.IPv6Any))
         {
             SetInt(fd, IpProtoIPv6, IPv6V6Only, 0);
