@@ -22,6 +22,12 @@ namespace ProxyKestrel.Gateway.Relay.Epoll;
 internal sealed class EpollConnection
 {
     private const int RelayBufferSize = 64 * 1024;
+
+    /// <summary>
+    /// Bytes one direction may move per turn before the loop serves its other connections (a fast sender would
+    /// otherwise keep the loop on one connection); the rest continues in the loop's next turn.
+    /// </summary>
+    private const int TurnBudget = 512 * 1024;
     private const int FirstReadSize = 4 * 1024;
     private const int MaxPreRead = 128 * 1024;
     private const int Client = 0;
@@ -73,6 +79,7 @@ internal sealed class EpollConnection
     private bool _backendWritable;
     private Direction _up;
     private Direction _down;
+    private bool _resumeNextTurn;
 
     private EpollConnection(EpollLoop loop, EpollRouteListener listener, TcpRoute route, int client, EndPoint? peer)
     {
@@ -102,6 +109,9 @@ internal sealed class EpollConnection
     public EpollConnection? Next { get; set; }
 
     public EpollConnection? Previous { get; set; }
+
+    /// <summary>Queued for the loop's next turn.</summary>
+    public bool Deferred { get; set; }
 
     private EpollRouteTransport Transport => _loop.Transport;
 
@@ -184,6 +194,15 @@ internal sealed class EpollConnection
             }
         }
         else if (_state == State.Relaying)
+        {
+            Pump();
+        }
+    }
+
+    /// <summary>The loop's next turn for a connection that used up its budget in the previous one.</summary>
+    public void Resume()
+    {
+        if (_state == State.Relaying)
         {
             Pump();
         }
@@ -619,8 +638,10 @@ internal sealed class EpollConnection
     /// <summary>Moves what can be moved in both directions; finishes when both have ended.</summary>
     private void Pump()
     {
-        if (!Move(ref _up, _client, ref _clientReadable, _clientEnding, _backend, ref _backendWritable, _down.Finished)
-            || !Move(ref _down, _backend, ref _backendReadable, _backendEnding, _client, ref _clientWritable, _up.Finished))
+        int upBudget = TurnBudget;
+        int downBudget = TurnBudget;
+        if (!Move(ref _up, _client, ref _clientReadable, _clientEnding, _backend, ref _backendWritable, _down.Finished, ref upBudget)
+            || !Move(ref _down, _backend, ref _backendReadable, _backendEnding, _client, ref _clientWritable, _up.Finished, ref downBudget))
         {
             Finish("reset", reset: true);
             return;
@@ -630,16 +651,27 @@ internal sealed class EpollConnection
         {
             Finish("completed", reset: false);
         }
+        else if (_resumeNextTurn)
+        {
+            _resumeNextTurn = false;
+            _loop.Defer(this);
+        }
     }
 
     /// <summary>
     /// One direction: writes what is buffered, reads more while the source is ready and the destination keeps up;
     /// false on a reset. A read that fills a whole buffer moves the direction to a splice pipe if one is free.
     /// </summary>
-    private unsafe bool Move(ref Direction direction, int from, ref bool readable, bool ending, int to, ref bool writable, bool otherFinished)
+    private unsafe bool Move(ref Direction direction, int from, ref bool readable, bool ending, int to, ref bool writable, bool otherFinished, ref int budget)
     {
         while (true)
         {
+            if (budget <= 0)
+            {
+                _resumeNextTurn = true;
+                return true;
+            }
+
             if (direction.End > direction.Start)
             {
                 // Buffered bytes first (the PROXY header and the client's first bytes, too).
@@ -687,7 +719,7 @@ internal sealed class EpollConnection
 
             if (direction.Pipe is { } pipe)
             {
-                return MoveSpliced(ref direction, pipe, from, ref readable, to, ref writable, otherFinished);
+                return MoveSpliced(ref direction, pipe, from, ref readable, to, ref writable, otherFinished, ref budget);
             }
 
             if (direction.SourceEnded)
@@ -756,6 +788,7 @@ internal sealed class EpollConnection
             }
 
             _lastActivity = _loop.Now;
+            budget -= (int)received;
             direction.Start = 0;
             direction.End = (int)received;
         }
@@ -767,11 +800,17 @@ internal sealed class EpollConnection
     /// pipe, so the source is only taken as drained when the pipe was empty; otherwise the read is retried after the
     /// pipe has drained.
     /// </summary>
-    private unsafe bool MoveSpliced(ref Direction direction, SplicePipe pipe, int from, ref bool readable, int to, ref bool writable, bool otherFinished)
+    private unsafe bool MoveSpliced(ref Direction direction, SplicePipe pipe, int from, ref bool readable, int to, ref bool writable, bool otherFinished, ref int budget)
     {
         bool progressed = true;
         while (progressed)
         {
+            if (budget <= 0)
+            {
+                _resumeNextTurn = true;
+                return true;
+            }
+
             progressed = false;
             if (pipe.Bytes > 0 && writable)
             {
@@ -780,6 +819,7 @@ internal sealed class EpollConnection
                 {
                     pipe.Bytes -= (int)moved;
                     direction.Bytes += moved;
+                    budget -= (int)moved;
                     progressed = true;
                 }
                 else

@@ -46,6 +46,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     private int _tickPending;
     private volatile bool _stopping;
 
+    /// <summary>Connections to continue in the next turn (they used up their budget in this one).</summary>
+    private readonly Queue<EpollConnection> _ready = new();
+
     /// <summary>The loop's open connections, for the deadline scan and aborts (intrusive list, O(1) removal).</summary>
     private EpollConnection? _first;
 
@@ -274,7 +277,12 @@ internal sealed unsafe class EpollLoop : IDisposable
             while (!_stopping)
             {
                 int timeout = -1;
-                if (_tick is null)
+                if (_ready.Count > 0)
+                {
+                    // Work is left from the last turn: only collect what is ready, do not wait.
+                    timeout = 0;
+                }
+                else if (_tick is null)
                 {
                     long left = _nextTick - Transport.TimeProvider.GetTimestamp();
                     timeout = left <= 0 ? 0 : (int)Math.Ceiling(left * 1000.0 / Transport.TimeProvider.TimestampFrequency);
@@ -307,6 +315,7 @@ internal sealed unsafe class EpollLoop : IDisposable
                     Dispatch(flags, data);
                 }
 
+                RunReady();
                 if (_tick is null && Now >= _nextTick)
                 {
                     _nextTick = Now + _tickTicks;
@@ -372,6 +381,34 @@ internal sealed unsafe class EpollLoop : IDisposable
             if (_slots[slot] is EpollConnection broken)
             {
                 broken.Abort();
+            }
+        }
+    }
+
+    /// <summary>Queues a connection for the next turn (once, however often it asks).</summary>
+    public void Defer(EpollConnection connection)
+    {
+        if (!connection.Deferred)
+        {
+            connection.Deferred = true;
+            _ready.Enqueue(connection);
+        }
+    }
+
+    private void RunReady()
+    {
+        for (int count = _ready.Count; count > 0; count--)
+        {
+            EpollConnection connection = _ready.Dequeue();
+            connection.Deferred = false;
+            try
+            {
+                connection.Resume();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                EpollLog.HandlerFailed(Transport.Logger, Index, e);
+                connection.Abort();
             }
         }
     }
