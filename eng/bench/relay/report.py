@@ -239,7 +239,9 @@ def report(a):
         "It installs haproxy, iperf3, wrk, nginx and nghttp2-client with apt-get if they are missing and dotnet-gcdump",
         "into `artifacts/tools`, builds the gateway, starts every process on free loopback ports and stops them on",
         "exit. `--smoke` (1 round of 1 s steps, 500 idle connections) writes `artifacts/bench/relay-smoke.md` instead",
-        "of this page. Raw samples: `artifacts/bench/relay-raw*.jsonl`.",
+        "of this page. Raw samples: `artifacts/bench/relay-raw*.jsonl`. `TcpProxy__Transport=Sockets` in the",
+        "environment measures the gateway on its portable socket transport instead (the gateway inherits it; the",
+        "Machine section below names the transport).",
         "",
         "### Machine",
         "",
@@ -247,6 +249,7 @@ def report(a):
         f"- CPU: {a.cpu}, {a.cores} logical cores (shared); kernel {a.kernel}",
         f"- {a.haproxy}; {a.nginx}",
         f"- .NET SDK {a.dotnet}; {a.iperf}; {a.wrk.split(' Copyright')[0]}; dotnet-gcdump {a.gcdump}",
+        f"- Gateway TCP transport: {a.transport or 'Auto'} (`TcpProxy:Transport`; `Auto` is the epoll transport on Linux, see docs/transports.md)",
         f"- {a.rounds} round(s) × {a.seconds} s per step; the whole run took {a.wall} s including the build",
         "",
         "### Results",
@@ -380,7 +383,7 @@ def main():
     elif cmd == "report":
         p = argparse.ArgumentParser()
         for k in ["raw", "out", "svg", "smoke", "date", "cpu", "cores", "kernel", "haproxy", "nginx", "dotnet",
-                  "iperf", "wrk", "gcdump", "command", "seconds", "rounds", "hold", "gateway-peak-rss-kb", "wall"]:
+                  "iperf", "wrk", "gcdump", "command", "seconds", "rounds", "hold", "gateway-peak-rss-kb", "wall", "transport"]:
             p.add_argument("--" + k, default="")
         report(p.parse_args(sys.argv[2:]))
     else:

@@ -5,6 +5,8 @@
 #                                      "Relay vs HAProxy (TCP)" section of docs/benchmarks.md and docs/benchmarks-relay.svg
 #   ./eng/bench/relay/run.sh --smoke   1 round of 1 s steps, 500 idle connections; writes artifacts/bench/relay-smoke.md
 #                                      (+ .svg) and never touches docs/
+#   TcpProxy__Transport=Sockets ./eng/bench/relay/run.sh
+#                                      the gateway on its portable socket transport instead of the default (Auto)
 #
 # Installs haproxy, iperf3, wrk, nginx and nghttp2-client with apt-get if missing, and dotnet-gcdump into
 # artifacts/tools; builds samples/Gateway in Release; starts iperf3 -s, nginx (three servers: `return 200` with
@@ -355,5 +357,6 @@ python3 "$report_py" report \
   --date "$(date -u '+%Y-%m-%d %H:%M')" --cpu "$cpu_model" --cores "$(nproc)" --kernel "$(uname -r)" \
   --haproxy "$ver_haproxy" --nginx "$ver_nginx" --dotnet "$ver_dotnet" --iperf "$ver_iperf" --wrk "$ver_wrk" \
   --gcdump "$ver_gcdump" --command "$cmdline" --seconds "$T" --rounds "$ROUNDS" --hold "$HOLD" \
-  --gateway-peak-rss-kb "$gw_rss_kb" --wall "$(( $(date +%s) - started_at ))"
+  --gateway-peak-rss-kb "$gw_rss_kb" --wall "$(( $(date +%s) - started_at ))" \
+  --transport "${TcpProxy__Transport:-Auto}"
 log "wrote $out_md and $out_svg in $(( $(date +%s) - started_at )) s (raw: $raw)"
