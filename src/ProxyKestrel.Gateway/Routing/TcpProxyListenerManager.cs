@@ -284,10 +284,10 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             }
 
             // Remove listeners no longer configured (their open connections go on), update the others in place.
-            List<ITcpRouteListener> removed = [];
+            List<(ListenKey Key, ITcpRouteListener Listener)> removed = [];
             lock (_listeners)
             {
-                foreach ((ListenKey endPoint, ITcpRouteListener listener) in _listeners.ToList())
+                foreach ((ListenKey endPoint, ITcpRouteListener listener) in _listeners)
                 {
                     if (wanted.TryGetValue(endPoint, out TcpRoute? route))
                     {
@@ -296,16 +296,21 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
                     }
                     else
                     {
-                        removed.Add(listener);
-                        _listeners.Remove(endPoint);
-                        _retired.Add(listener);
+                        removed.Add((endPoint, listener));
                     }
                 }
             }
 
-            foreach (ITcpRouteListener listener in removed)
+            foreach ((ListenKey key, ITcpRouteListener listener) in removed)
             {
+                // Listed as bound until the socket is closed, so a listed endpoint is never a refused one.
                 await listener.UnbindAsync().ConfigureAwait(false);
+                lock (_listeners)
+                {
+                    _listeners.Remove(key);
+                    _retired.Add(listener);
+                }
+
                 TcpProxyLog.RouteStopped(_logger, listener.Route.RouteId, listener.EndPoint);
                 _ = DisposeWhenIdleAsync(listener);
             }

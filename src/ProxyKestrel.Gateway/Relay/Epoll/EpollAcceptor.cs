@@ -4,18 +4,20 @@ using static ProxyKestrel.Gateway.Relay.Epoll.LinuxNative;
 namespace ProxyKestrel.Gateway.Relay.Epoll;
 
 /// <summary>
-/// One loop's listening socket of a listener (level-triggered): accepts in batches and starts a connection per
-/// client on the same loop. When the process runs out of descriptors it stops listening until the next tick instead
-/// of spinning on a socket it cannot accept from.
+/// One loop's registration of a listener's socket. Every loop registers the same listening socket with
+/// <c>EPOLLEXCLUSIVE</c>, so the kernel wakes one waiting loop per new connection: an idle loop takes it, a busy one
+/// is left alone, which keeps the loops' queues even. A wake-up accepts a few connections only, so that the next
+/// ones wake another loop. When the process runs out of descriptors the loop stops listening until the next tick
+/// instead of spinning on a socket it cannot accept from.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed unsafe class EpollAcceptor
 {
-    private const int AcceptBatch = 64;
+    private const int AcceptBatch = 4;
+    private const uint Interest = EpollIn | EpollExclusive;
     private readonly EpollLoop _loop;
     private int _slot = -1;
-
-    public EpollLoop Loop => _loop;
+    private bool _registered;
 
     public EpollAcceptor(EpollLoop loop, EpollRouteListener listener, int fd)
     {
@@ -24,8 +26,11 @@ internal sealed unsafe class EpollAcceptor
         Fd = fd;
     }
 
+    public EpollLoop Loop => _loop;
+
     public EpollRouteListener Listener { get; }
 
+    /// <summary>The listener's socket (shared with the other loops); -1 once unregistered.</summary>
     public int Fd { get; private set; }
 
     public bool Paused { get; private set; }
@@ -34,7 +39,7 @@ internal sealed unsafe class EpollAcceptor
     public void Register()
     {
         _slot = _loop.AddSlot(this);
-        if (EpollCtl(_loop.EpollFd, EpollCtlAdd, Fd, EpollIn, _loop.Token(_slot, 0, 0)) != 0)
+        if (EpollCtl(_loop.EpollFd, EpollCtlAdd, Fd, Interest, _loop.Token(_slot, 0, 0)) != 0)
         {
             int errno = Errno;
             _loop.RemoveSlot(_slot);
@@ -42,15 +47,22 @@ internal sealed unsafe class EpollAcceptor
             throw new IOException($"epoll_ctl on a listening socket failed: {Describe(errno)}");
         }
 
+        _registered = true;
         _loop.Acceptors.Add(this);
     }
 
-    /// <summary>Stops accepting and closes the socket (on the loop's thread); connections already accepted go on.</summary>
+    /// <summary>Stops accepting on this loop (on its thread); the listener closes the socket once every loop has.</summary>
     public void Unregister()
     {
         if (Fd < 0)
         {
             return;
+        }
+
+        if (_registered)
+        {
+            EpollCtl(_loop.EpollFd, EpollCtlDel, Fd, 0, 0);
+            _registered = false;
         }
 
         if (_slot >= 0)
@@ -60,7 +72,6 @@ internal sealed unsafe class EpollAcceptor
         }
 
         _loop.Acceptors.Remove(this);
-        Close(Fd);
         Fd = -1;
     }
 
@@ -76,11 +87,12 @@ internal sealed unsafe class EpollAcceptor
                 int errno = Errno;
                 if (errno is EMFile or ENFile)
                 {
-                    EpollLog.AcceptPaused(_loop.Transport.Logger, Listener.EndPoint, Describe(errno));
+                    string reason = Describe(errno);
+                    EpollLog.AcceptPaused(_loop.Transport.Logger, Listener.EndPoint, reason);
                     Pause();
                 }
 
-                // EAGAIN: nothing left; ECONNABORTED and the like: that client is gone, the others wait for the next event.
+                // EAGAIN: nothing left (or another loop took it); ECONNABORTED and the like: that client is gone.
                 return;
             }
 
@@ -91,17 +103,20 @@ internal sealed unsafe class EpollAcceptor
     /// <summary>Listens again after a pause for lack of descriptors (called on a tick).</summary>
     public void Resume()
     {
-        if (Paused && Fd >= 0 && EpollCtl(_loop.EpollFd, EpollCtlMod, Fd, EpollIn, _loop.Token(_slot, 0, 0)) == 0)
+        if (Paused && Fd >= 0 && EpollCtl(_loop.EpollFd, EpollCtlAdd, Fd, Interest, _loop.Token(_slot, 0, 0)) == 0)
         {
             Paused = false;
+            _registered = true;
         }
     }
 
+    /// <summary>EPOLLEXCLUSIVE registrations cannot be modified, only removed and added again.</summary>
     private void Pause()
     {
-        if (EpollCtl(_loop.EpollFd, EpollCtlMod, Fd, 0, _loop.Token(_slot, 0, 0)) == 0)
+        if (EpollCtl(_loop.EpollFd, EpollCtlDel, Fd, 0, 0) == 0)
         {
             Paused = true;
+            _registered = false;
         }
     }
 }

@@ -96,6 +96,8 @@ internal sealed class EpollConnection
 
     private enum State
     {
+        /// <summary>Accepted; the first step (header, SNI or connect) has not started.</summary>
+        Starting,
         ReadingHeader,
         PeekingServerName,
         Resolving,

@@ -6,8 +6,8 @@ using ProxyKestrel.Gateway.Routing;
 namespace ProxyKestrel.Gateway.Relay.Epoll;
 
 /// <summary>
-/// A route's endpoint on the epoll transport: one listening socket per loop (<c>SO_REUSEPORT</c>, so the kernel
-/// spreads new connections over the loops) and the count of the connections they accepted.
+/// A route's endpoint on the epoll transport: one listening socket, registered in every loop, and the count of the
+/// connections the loops accepted from it.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed class EpollRouteListener : ITcpRouteListener
@@ -16,12 +16,16 @@ internal sealed class EpollRouteListener : ITcpRouteListener
     private readonly List<EpollAcceptor> _acceptors = [];
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _specificAddress;
+
+    /// <summary>The listening socket every loop waits on; -1 once closed.</summary>
+    private int _fd;
     private volatile TcpRoute _route;
     private int _open;
     private int _unbound;
 
-    public EpollRouteListener(IPEndPoint endPoint, TcpRoute route)
+    public EpollRouteListener(IPEndPoint endPoint, TcpRoute route, int fd)
     {
+        _fd = fd;
         EndPoint = endPoint;
         _route = route;
         _specificAddress = !endPoint.Address.Equals(IPAddress.Any) && !endPoint.Address.Equals(IPAddress.IPv6Any);
@@ -45,6 +49,12 @@ internal sealed class EpollRouteListener : ITcpRouteListener
         }
 
         await Task.WhenAll(_acceptors.Select(a => a.Loop.InvokeAsync(a.Unregister))).ConfigureAwait(false);
+        if (_fd >= 0)
+        {
+            LinuxNative.Close(_fd);
+            _fd = -1;
+        }
+
         if (Volatile.Read(ref _open) == 0)
         {
             _ended.TrySetResult();

@@ -11,8 +11,8 @@ namespace ProxyKestrel.Gateway.Relay.Epoll;
 
 /// <summary>
 /// The Linux transport of the TCP routes: one <see cref="EpollLoop"/> per core, started with the first listener.
-/// Each bound endpoint gets a listening socket in every loop (<c>SO_REUSEPORT</c>); a connection stays on the loop
-/// that accepted it, which also owns its backend socket.
+/// Each bound endpoint has one listening socket that every loop waits on (<c>EPOLLEXCLUSIVE</c>: one loop is woken
+/// per connection); a connection stays on the loop that accepted it, which also owns its backend socket.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed class EpollRouteTransport : ITcpRouteTransport
@@ -56,41 +56,21 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
     public async ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRoute route, CancellationToken cancellationToken)
     {
         EpollLoop[] loops = EnsureLoops();
-        var fds = new List<int>(loops.Length);
-        IPEndPoint bound = endPoint;
+        int fd = Listen(endPoint);
+        IPEndPoint bound = endPoint.Port == 0 ? LocalEndPoint(fd) ?? endPoint : endPoint;
+        var listener = new EpollRouteListener(bound, route, fd);
+        var acceptors = loops.Select(loop => new EpollAcceptor(loop, listener, fd)).ToList();
+        acceptors.ForEach(listener.Add);
         try
         {
-            if (endPoint.Port != 0)
-            {
-                ProbeUnused(endPoint);
-            }
-
-            for (int i = 0; i < loops.Length; i++)
-            {
-                fds.Add(Listen(bound));
-                if (i == 0 && endPoint.Port == 0)
-                {
-                    // The other loops' sockets join the port the system chose for the first.
-                    bound = LocalEndPoint(fds[0]) ?? throw new IOException("getsockname failed on a new listening socket.");
-                }
-            }
+            await Task.WhenAll(acceptors.Select(a => a.Loop.InvokeAsync(a.Register))).ConfigureAwait(false);
         }
         catch
         {
-            fds.ForEach(fd => Close(fd));
+            await listener.UnbindAsync().ConfigureAwait(false);
             throw;
         }
 
-        var listener = new EpollRouteListener(bound, route);
-        var acceptors = new List<EpollAcceptor>(loops.Length);
-        for (int i = 0; i < loops.Length; i++)
-        {
-            var acceptor = new EpollAcceptor(loops[i], listener, fds[i]);
-            listener.Add(acceptor);
-            acceptors.Add(acceptor);
-        }
-
-        await Task.WhenAll(acceptors.Select(a => a.Loop.InvokeAsync(a.Register))).ConfigureAwait(false);
         return listener;
     }
 
@@ -130,7 +110,7 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
         }
     }
 
-    /// <summary>A non-blocking listening socket on <paramref name="endPoint"/> with SO_REUSEPORT (dual-stack for <c>[::]</c>).</summary>
+    /// <summary>A non-blocking listening socket on <paramref name="endPoint"/> (dual-stack for <c>[::]</c>).</summary>
     private static unsafe int Listen(IPEndPoint endPoint)
     {
         int family = endPoint.AddressFamily == AddressFamily.InterNetwork ? AfInet : AfInet6;
@@ -141,7 +121,6 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
         }
 
         SetInt(fd, SolSocket, SoReuseAddr, 1);
-        SetInt(fd, SolSocket, SoReusePort, 1);
         // No Nagle delay on what is relayed to clients (as Kestrel and HAProxy): accepted sockets inherit the
         // option from the listening socket on Linux, which saves a setsockopt per connection.
         SetInt(fd, IpProtoTcp, TcpNoDelay, 1);
@@ -160,36 +139,6 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
         }
 
         return fd;
-    }
-
-    /// <summary>
-    /// SO_REUSEPORT would let the loops' sockets join a port another process (of the same user) already listens on,
-    /// and share its clients: a plain bind first fails, as the socket transport does, when the port is taken.
-    /// </summary>
-    private static unsafe void ProbeUnused(IPEndPoint endPoint)
-    {
-        int family = endPoint.AddressFamily == AddressFamily.InterNetwork ? AfInet : AfInet6;
-        int fd = LinuxNative.Socket(family, SockStream | SockNonBlock | SockCloExec, 0);
-        if (fd < 0)
-        {
-            throw Failure("socket", Errno, endPoint);
-        }
-
-        SetInt(fd, SolSocket, SoReuseAddr, 1);
-        if (family == AfInet6 && endPoint.Address.Equals(IPAddress.IPv6Any))
-        {
-            SetInt(fd, IpProtoIPv6, IPv6V6Only, 0);
-        }
-
-        byte* address = stackalloc byte[SockAddrSize];
-        uint length = WriteSockAddr(endPoint, address);
-        int result = LinuxNative.Bind(fd, address, length);
-        int errno = result == 0 ? 0 : Errno;
-        Close(fd);
-        if (result != 0)
-        {
-            throw Failure("bind", errno, endPoint);
-        }
     }
 
     private static Exception Failure(string call, int errno, IPEndPoint endPoint) => errno == EAddrInUse

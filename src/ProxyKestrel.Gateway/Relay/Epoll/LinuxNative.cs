@@ -18,7 +18,6 @@ internal static unsafe partial class LinuxNative
     public const int SoReuseAddr = 2;
     public const int SoError = 4;
     public const int SoLinger = 13;
-    public const int SoReusePort = 15;
     public const int IpProtoTcp = 6;
     public const int TcpNoDelay = 1;
     public const int IpProtoIPv6 = 41;
@@ -35,6 +34,7 @@ internal static unsafe partial class LinuxNative
     public const uint EpollHup = 0x010;
     public const uint EpollRdHup = 0x2000;
     public const uint EpollEt = 0x80000000;
+    public const uint EpollExclusive = 1u << 28;
 
     public const int FSetPipeSize = 1031;
     public const uint SpliceMove = 1;

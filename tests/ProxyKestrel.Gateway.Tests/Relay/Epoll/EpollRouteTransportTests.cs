@@ -134,7 +134,7 @@ public class EpollRouteTransportTests
             Assert.Contains($"127.0.0.1:{port}", message);
             Assert.Contains("address already in use", message, StringComparison.OrdinalIgnoreCase);
 
-            // The gateway did not join the port (SO_REUSEPORT): the listener still gets every connection.
+            // The gateway did not take or share the port: the listener still gets every connection.
             for (int i = 0; i < 4; i++)
             {
                 using Socket client = await Net.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), "127.0.0.4");
@@ -151,8 +151,8 @@ public class EpollRouteTransportTests
     [LinuxFact]
     public async Task Start_ListenPortHeldByAnotherEpollGateway_Fails()
     {
-        // Both gateways' listening sockets have SO_REUSEPORT: the second must not silently share the port (and take
-        // half of the first one's clients), as the sockets transport would not either.
+        // The second gateway must not silently share the port (and take part of the first one's clients), as the
+        // sockets transport would not either.
         await using var backend = new ProxyBackend();
         await using GatewayHost first = await GatewayHost.StartAsync(Config(backend.Address), transport: TcpProxyTransport.Epoll);
         IPEndPoint taken = first.EndPointOf("r1");
@@ -179,7 +179,7 @@ public class EpollRouteTransportTests
         {
             int port = await RunGatewayAsync(backend, connectionsPerCycle);
 
-            // No listening socket of any loop is left: a plain listener (no SO_REUSEPORT) can take the port.
+            // The listening socket is closed: a plain listener can take the port.
             var listener = new TcpListener(IPAddress.Loopback, port);
             listener.Start();
             listener.Stop();
