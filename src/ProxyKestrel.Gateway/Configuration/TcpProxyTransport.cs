@@ -10,8 +10,8 @@ public enum TcpProxyTransport
     Sockets,
 
     /// <summary>
-    /// Linux only: one epoll event loop per core, each with its own listening socket (<c>SO_REUSEPORT</c>), owning the
-    /// client and backend sockets of its connections and calling the kernel directly.
+    /// Linux only: one epoll event loop per core, all waiting on each listening socket (<c>EPOLLEXCLUSIVE</c>), each
+    /// owning the client and backend sockets of the connections it accepted and calling the kernel directly.
     /// </summary>
     Epoll,
 }
