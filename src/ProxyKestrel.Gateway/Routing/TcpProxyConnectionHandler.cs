@@ -2,13 +2,11 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Relay;
 using Yarp.ReverseProxy;
-using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Model;
 
 namespace ProxyKestrel.Gateway.Routing;
@@ -20,9 +18,6 @@ namespace ProxyKestrel.Gateway.Routing;
 /// </summary>
 internal sealed class TcpProxyConnectionHandler
 {
-    /// <summary>The PROXY protocol of each (immutable) cluster config, read from its metadata once, not per connection.</summary>
-    private static readonly ConditionalWeakTable<ClusterConfig, ClusterProxyProtocol> s_protocols = new();
-
     private readonly IProxyStateLookup _clusters;
     private readonly DestinationConnector _connector;
     private readonly TimeProvider _timeProvider;
@@ -41,19 +36,8 @@ internal sealed class TcpProxyConnectionHandler
     public async Task HandleAsync(ConnectionContext connection, TcpRoute route, CancellationToken abort)
     {
         string routeId = route.RouteId;
-        EndPoint? peer = connection.RemoteEndPoint;
-        if (route.Receiver is null && !route.IsAllowed(peer))
+        if (!TcpConnectionSteps.TryAdmit(route, connection.RemoteEndPoint, _logger, _metrics))
         {
-            TcpProxyLog.ClientNotAllowed(_logger, peer, routeId);
-            _metrics.Refused(routeId, "client_not_allowed");
-            connection.Abort();
-            return;
-        }
-
-        if (!route.TryEnter())
-        {
-            TcpProxyLog.MaxConnectionsReached(_logger, peer, routeId, route.Config.MaxConnections ?? 0);
-            _metrics.Refused(routeId, "max_connections");
             connection.Abort();
             return;
         }
@@ -116,11 +100,9 @@ internal sealed class TcpProxyConnectionHandler
             return ("no_cluster", 0, 0);
         }
 
-        ClusterProxyProtocol clusterProtocol = ProtocolOf(cluster);
+        ClusterProxyProtocol clusterProtocol = TcpConnectionSteps.ProtocolOf(cluster);
         string? serverName = null;
-        if (clusterProtocol.Version == ProxyProtocolVersion.V2
-            && (clusterProtocol.Tlvs & ProxyProtocolTlvSelection.Authority) != 0
-            && !(hasUpstream && upstream.TryGetAuthority(out _)))
+        if (TcpConnectionSteps.WaitsForServerName(clusterProtocol, hasUpstream, upstream))
         {
             // Authority from the client's TLS ClientHello (SNI): wait for its first bytes, up to ConnectTimeout.
             int skip = hasUpstream ? upstream.Length : 0;
@@ -160,7 +142,7 @@ internal sealed class TcpProxyConnectionHandler
             }
 
             ReleaseHeld(input, held, holding, hasUpstream ? upstream.Length : 0);
-            AdjustConcurrency(backend.Destination, +1);
+            TcpConnectionSteps.AdjustConcurrency(backend.Destination, +1);
             try
             {
                 var relay = new TcpRelay(connection, socket, route.Config.IdleTimeout, _timeProvider, abort);
@@ -175,26 +157,13 @@ internal sealed class TcpProxyConnectionHandler
             }
             finally
             {
-                AdjustConcurrency(backend.Destination, -1);
+                TcpConnectionSteps.AdjustConcurrency(backend.Destination, -1);
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
             connection.Abort();
             return ("reset", 0, 0);
-        }
-    }
-
-    /// <summary>The PROXY protocol the cluster's destinations expect (read from its metadata once per cluster config).</summary>
-    internal static ClusterProxyProtocol ProtocolOf(ClusterState cluster) =>
-        s_protocols.GetValue(cluster.Model.Config, static config => ClusterProxyProtocol.Read(config, []));
-
-    /// <summary>Keeps YARP's per-destination count (used by LeastRequests) for TCP connections too.</summary>
-    internal static void AdjustConcurrency(DestinationState destination, int delta)
-    {
-        lock (destination)
-        {
-            destination.ConcurrentRequestCount += delta;
         }
     }
 
@@ -249,7 +218,7 @@ internal sealed class TcpProxyConnectionHandler
                 return (null, first.Buffer, default, false);
             }
 
-            TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, "the peer is not in AcceptProxyProtocol:TrustedNetworks");
+            TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.UntrustedPeer);
             return ("untrusted_peer", default, default, false);
         }
 
@@ -265,7 +234,7 @@ internal sealed class TcpProxyConnectionHandler
             }
             catch (OperationCanceledException)
             {
-                TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, $"no complete header within {receiver.HeaderTimeout:c}");
+                TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
                 return ("header_timeout", default, default, false);
             }
 
@@ -278,7 +247,7 @@ internal sealed class TcpProxyConnectionHandler
                     return (null, buffer, default, false);
                 case ProxyReceiveStatus.Rejected:
                     input.AdvanceTo(buffer.Start, buffer.End);
-                    TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, error == ProxyParseError.None ? "closed before a complete header" : error.Describe());
+                    TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(error));
                     return ("header_rejected", default, default, false);
                 default:
                     input.AdvanceTo(buffer.Start, buffer.End);

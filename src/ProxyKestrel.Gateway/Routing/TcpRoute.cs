@@ -8,7 +8,6 @@ internal sealed class TcpRoute
 {
     private readonly IPNetworkSet? _allowedClients;
     private readonly TcpRouteCounter _counter;
-    private int _open;
 
     public TcpRoute(TcpRouteConfig config, ProxyProtocolReceiver? receiver, TcpRouteCounter counter)
     {
@@ -28,8 +27,6 @@ internal sealed class TcpRoute
     /// <summary>Reads the PROXY header clients send, when <c>AcceptProxyProtocol</c> is set.</summary>
     public ProxyProtocolReceiver? Receiver { get; }
 
-    public int OpenConnections => Volatile.Read(ref _open);
-
     public bool IsAllowed(EndPoint? client)
     {
         if (_allowedClients is null)
@@ -43,29 +40,24 @@ internal sealed class TcpRoute
     /// <summary>Takes a connection slot; false when <c>MaxConnections</c> are already open.</summary>
     public bool TryEnter()
     {
-        TcpRouteCounter counter = _counter;
         int limit = Config.MaxConnections ?? int.MaxValue;
         while (true)
         {
-            int open = counter.Open;
+            int open = _counter.Open;
             if (open >= limit)
             {
                 return false;
             }
 
-            if (counter.TryIncrement(open))
+            if (_counter.TryIncrement(open))
             {
-                Interlocked.Increment(ref _open);
                 return true;
             }
         }
     }
 
-    public void Exit()
-    {
-        _counter.Decrement();
-        Interlocked.Decrement(ref _open);
-    }
+    /// <summary>Gives back the slot <see cref="TryEnter"/> took.</summary>
+    public void Exit() => _counter.Decrement();
 }
 
 /// <summary>Open connections of a route id, kept across reloads so <c>MaxConnections</c> counts old and new alike.</summary>

@@ -45,7 +45,7 @@ internal sealed partial class EpollConnection
     private long _lastActivity;
     private long _idleTicks;
 
-    private EndPoint? _peer;
+    private readonly EndPoint? _peer;
     private EndPoint? _source;
     private EndPoint? _dialled;
 
@@ -121,19 +121,8 @@ internal sealed partial class EpollConnection
     public static void Start(EpollLoop loop, EpollRouteListener listener, int fd, EndPoint? peer)
     {
         TcpRoute route = listener.Route;
-        EpollRouteTransport transport = loop.Transport;
-        if (route.Receiver is null && !route.IsAllowed(peer))
+        if (!TcpConnectionSteps.TryAdmit(route, peer, loop.Transport.Logger, loop.Transport.Metrics))
         {
-            TcpProxyLog.ClientNotAllowed(transport.Logger, peer, route.RouteId);
-            transport.Metrics.Refused(route.RouteId, "client_not_allowed");
-            Close(fd);
-            return;
-        }
-
-        if (!route.TryEnter())
-        {
-            TcpProxyLog.MaxConnectionsReached(transport.Logger, peer, route.RouteId, route.Config.MaxConnections ?? 0);
-            transport.Metrics.Refused(route.RouteId, "max_connections");
             Close(fd);
             return;
         }
@@ -231,7 +220,7 @@ internal sealed partial class EpollConnection
         switch (_state)
         {
             case State.ReadingHeader:
-                TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, $"no complete header within {_route.Receiver!.HeaderTimeout:c}");
+                TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, TcpConnectionSteps.HeaderTimeout(_route.Receiver!.HeaderTimeout));
                 Finish("header_timeout", reset: false);
                 break;
             case State.PeekingServerName:
@@ -270,7 +259,7 @@ internal sealed partial class EpollConnection
                 return;
             }
 
-            TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, "the peer is not in AcceptProxyProtocol:TrustedNetworks");
+            TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, TcpConnectionSteps.UntrustedPeer);
             Finish("untrusted_peer", reset: false);
             return;
         }
@@ -372,13 +361,13 @@ internal sealed partial class EpollConnection
                 AfterUpstreamHeader();
                 break;
             case ProxyReceiveStatus.Rejected:
-                TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, error == ProxyParseError.None ? "closed before a complete header" : error.Describe());
+                TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, TcpConnectionSteps.Rejection(error));
                 Finish("header_rejected", reset: false);
                 break;
             default:
                 if (ended)
                 {
-                    TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, "closed before a complete header");
+                    TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, TcpConnectionSteps.Rejection(ProxyParseError.None));
                     Finish("header_rejected", reset: false);
                 }
 
@@ -413,10 +402,8 @@ internal sealed partial class EpollConnection
         }
 
         _cluster = cluster;
-        _protocol = TcpProxyConnectionHandler.ProtocolOf(cluster);
-        if (_protocol.Version == ProxyProtocolVersion.V2
-            && (_protocol.Tlvs & ProxyProtocolTlvSelection.Authority) != 0
-            && !(_hasUpstream && _upstream.TryGetAuthority(out _)))
+        _protocol = TcpConnectionSteps.ProtocolOf(cluster);
+        if (TcpConnectionSteps.WaitsForServerName(_protocol, _hasUpstream, _upstream))
         {
             // The authority from the client's TLS ClientHello (SNI): wait for it up to ConnectTimeout.
             _state = State.PeekingServerName;
@@ -601,7 +588,7 @@ internal sealed partial class EpollConnection
         _resolved = null;
         _idleTicks = Ticks(_route.Config.IdleTimeout);
         _lastActivity = _loop.Now;
-        TcpProxyConnectionHandler.AdjustConcurrency(_destination!, +1);
+        TcpConnectionSteps.AdjustConcurrency(_destination!, +1);
         _countedOnDestination = true;
 
         // The PROXY header, then what the client sent after its own header, go first: before any relayed byte.
@@ -671,7 +658,7 @@ internal sealed partial class EpollConnection
         Release(ref _down, _loop);
         if (_countedOnDestination)
         {
-            TcpProxyConnectionHandler.AdjustConcurrency(_destination!, -1);
+            TcpConnectionSteps.AdjustConcurrency(_destination!, -1);
         }
 
         if (relayed)

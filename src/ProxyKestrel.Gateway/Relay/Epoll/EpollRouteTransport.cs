@@ -22,7 +22,6 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
 
     private const int Backlog = 1024;
     private readonly Lock _lock = new();
-    private readonly int _loopCount;
     private EpollLoop[]? _loops;
 
     public EpollRouteTransport(
@@ -30,15 +29,13 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
         DestinationConnector connector,
         TcpProxyMetrics metrics,
         TimeProvider timeProvider,
-        ILogger logger,
-        int loopCount = 0)
+        ILogger logger)
     {
         Clusters = clusters;
         Connector = connector;
         Metrics = metrics;
         TimeProvider = timeProvider;
         Logger = logger;
-        _loopCount = loopCount > 0 ? loopCount : Environment.ProcessorCount;
     }
 
     public string Name => "Epoll";
@@ -97,7 +94,7 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
         {
             if (_loops is null)
             {
-                var loops = new EpollLoop[_loopCount];
+                var loops = new EpollLoop[Environment.ProcessorCount];
                 for (int i = 0; i < loops.Length; i++)
                 {
                     loops[i] = new EpollLoop(this, i);

@@ -27,7 +27,6 @@ internal static unsafe partial class LinuxNative
 
     public const int EpollCtlAdd = 1;
     public const int EpollCtlDel = 2;
-    public const int EpollCtlMod = 3;
     public const uint EpollIn = 0x001;
     public const uint EpollOut = 0x004;
     public const uint EpollErr = 0x008;
