@@ -17,4 +17,8 @@ internal static partial class EpollLog
     [LoggerMessage(EventId = 152, EventName = "EpollAcceptPaused", Level = LogLevel.Warning,
         Message = "Listener {EndPoint} stopped accepting until the next tick: {Reason}.")]
     public static partial void AcceptPaused(ILogger logger, EndPoint endPoint, string reason);
+
+    [LoggerMessage(EventId = 153, EventName = "EpollSlowTurn", Level = LogLevel.Warning,
+        Message = "Event loop {Loop} spent {Milliseconds} ms in one turn ({Events} events); every other connection of that loop waited as long. Slow turns not reported since the last report: {Unreported}.")]
+    public static partial void SlowTurn(ILogger logger, int loop, double milliseconds, int events, int unreported);
 }

@@ -7,8 +7,8 @@ namespace ProxyKestrel.Gateway.Relay.Epoll;
 
 /// <summary>
 /// One event loop: a thread waiting in <c>epoll_wait</c> on its own epoll instance, which holds this loop's listening
-/// sockets (one per bound endpoint, shared with the other loops through <c>SO_REUSEPORT</c>) and both sockets of every
-/// connection it accepted, so a connection is handled by one thread from accept to close without a lock or a
+/// sockets (one per bound endpoint, the same socket in every loop, registered with <c>EPOLLEXCLUSIVE</c>) and both
+/// sockets of every connection it accepted, so a connection is handled by one thread from accept to close without a lock or a
 /// thread switch. Other threads talk to it only through <see cref="Post"/>. Deadlines (header, connect, idle) are
 /// checked on a tick of the transport's <see cref="TimeProvider"/>, so tests can drive them with a fake clock.
 /// </summary>
@@ -20,6 +20,12 @@ internal sealed unsafe class EpollLoop : IDisposable
     private const int MaxEvents = 256;
     private const int SlotBits = 24;
     private const int AttemptBits = 7;
+
+    /// <summary>A turn longer than this delays every other connection of the loop: reported (event 153).</summary>
+    public static readonly TimeSpan SlowTurn = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>At most one slow-turn report per loop in this period; the others are counted into the next one.</summary>
+    public static readonly TimeSpan SlowTurnReportPeriod = TimeSpan.FromSeconds(10);
 
     /// <summary>Pipes per loop for splicing bulk transfers; the other connections copy through pooled buffers.</summary>
     private const int MaxPipes = 8;
@@ -38,6 +44,10 @@ internal sealed unsafe class EpollLoop : IDisposable
     private readonly ITimer? _tick;
     private readonly long _tickTicks;
     private long _nextTick;
+    private readonly long _slowTurnTicks;
+    private readonly long _slowTurnReportTicks;
+    private long _lastSlowTurnReport = long.MinValue;
+    private int _unreportedSlowTurns;
     private object?[] _slots = new object?[256];
     private uint[] _generations = new uint[256];
     private readonly Stack<int> _freeSlots = new();
@@ -74,6 +84,8 @@ internal sealed unsafe class EpollLoop : IDisposable
         _thread.UnsafeStart();
         _tickTicks = (long)(EpollRouteTransport.TickPeriod.TotalSeconds * transport.TimeProvider.TimestampFrequency);
         _nextTick = transport.TimeProvider.GetTimestamp() + _tickTicks;
+        _slowTurnTicks = (long)(SlowTurn.TotalSeconds * transport.TimeProvider.TimestampFrequency);
+        _slowTurnReportTicks = (long)(SlowTurnReportPeriod.TotalSeconds * transport.TimeProvider.TimestampFrequency);
         if (transport.TimeProvider != TimeProvider.System)
         {
             _tick = transport.TimeProvider.CreateTimer(static state => ((EpollLoop)state!).RequestTick(), this, EpollRouteTransport.TickPeriod, EpollRouteTransport.TickPeriod);
@@ -302,6 +314,7 @@ internal sealed unsafe class EpollLoop : IDisposable
                 }
 
                 Now = Transport.TimeProvider.GetTimestamp();
+                long turnStarted = Now;
                 bool woken = false;
                 for (int i = 0; i < count; i++)
                 {
@@ -333,6 +346,12 @@ internal sealed unsafe class EpollLoop : IDisposable
                         CheckDeadlines();
                     }
                 }
+
+                long spent = Transport.TimeProvider.GetTimestamp() - turnStarted;
+                if (spent >= _slowTurnTicks)
+                {
+                    ReportSlowTurn(turnStarted + spent, spent, count);
+                }
             }
         }
         finally
@@ -348,6 +367,24 @@ internal sealed unsafe class EpollLoop : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Logs a turn that held the loop for <paramref name="spent"/> (handlers, commands, the deadline scan), at most once
+    /// per <see cref="SlowTurnReportPeriod"/>; the turns not logged are counted into the next report.
+    /// </summary>
+    private void ReportSlowTurn(long now, long spent, int events)
+    {
+        if (_lastSlowTurnReport != long.MinValue && now - _lastSlowTurnReport < _slowTurnReportTicks)
+        {
+            _unreportedSlowTurns++;
+            return;
+        }
+
+        double milliseconds = spent * 1000.0 / Transport.TimeProvider.TimestampFrequency;
+        EpollLog.SlowTurn(Transport.Logger, Index, Math.Round(milliseconds, 1), events, _unreportedSlowTurns);
+        _lastSlowTurnReport = now;
+        _unreportedSlowTurns = 0;
     }
 
     private void Dispatch(uint flags, ulong data)
