@@ -67,6 +67,12 @@ public class SlowlorisTests(ITestOutputHelper output)
         output.WriteLine(run.Details);
 
         bool passed = run.Passed && backend.Unexpected == 0;
+        if (!passed)
+        {
+            // The gateway's own account (slow loop turns, event 153, among others) for whoever reads the failure.
+            output.WriteLine("gateway output:\n" + gateway.Output);
+        }
+
         ReliabilityResults.Append("hostile", "slowloris-gateway",
             "Slowloris against a gateway TCP route with AcceptProxyProtocol: mid-header and silent connections closed at HeaderTimeout",
             inputs: null, connections: run.Total, bytesVerified: null, faults: null,
