@@ -80,8 +80,6 @@ internal sealed unsafe class EpollLoop : IDisposable
             throw new IOException($"eventfd failed: {Describe(errno)}");
         }
 
-        _thread = new Thread(Run) { IsBackground = true, Name = $"ProxyKestrel epoll {index}" };
-        _thread.UnsafeStart();
         _tickTicks = (long)(EpollRouteTransport.TickPeriod.TotalSeconds * transport.TimeProvider.TimestampFrequency);
         _nextTick = transport.TimeProvider.GetTimestamp() + _tickTicks;
         _slowTurnTicks = (long)(SlowTurn.TotalSeconds * transport.TimeProvider.TimestampFrequency);
@@ -90,6 +88,10 @@ internal sealed unsafe class EpollLoop : IDisposable
         {
             _tick = transport.TimeProvider.CreateTimer(static state => ((EpollLoop)state!).RequestTick(), this, EpollRouteTransport.TickPeriod, EpollRouteTransport.TickPeriod);
         }
+
+        // Last: the thread reads the fields set above.
+        _thread = new Thread(Run) { IsBackground = true, Name = $"ProxyKestrel epoll {index}" };
+        _thread.UnsafeStart();
     }
 
     public EpollRouteTransport Transport { get; }

@@ -7,7 +7,8 @@ namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;
 
 /// <summary>
 /// One event loop on its own (no listener, no connection), driven through <see cref="EpollLoop.InvokeAsync"/> with a
-/// fake clock: a command that advances the clock makes that turn last as long in the loop's eyes.
+/// fake clock: a command that advances the clock makes its turn last that long in the loop's eyes. The clock only
+/// moves inside commands, each in a turn of its own, so every turn's length is known exactly.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public class EpollLoopTests
@@ -23,32 +24,54 @@ public class EpollLoopTests
         var transport = new EpollRouteTransport(clusters: null!, connector: null!, new TcpProxyMetrics(null), time, log.CreateLogger("epoll"));
         using var loop = new EpollLoop(transport, index: 7);
 
-        // Below the threshold: nothing.
-        await loop.InvokeAsync(() => time.Advance(EpollLoop.SlowTurn - TimeSpan.FromMilliseconds(1)));
-        await loop.InvokeAsync(() => { });
+        // Just below the threshold: nothing.
+        await TurnAsync(loop, time, EpollLoop.SlowTurn - TimeSpan.FromMilliseconds(1));
         Assert.Empty(SlowTurns(log));
 
-        // The first slow turn is reported with its length.
-        await loop.InvokeAsync(() => time.Advance(TimeSpan.FromSeconds(1)));
-        await loop.InvokeAsync(() => { });
+        // The first slow turn is reported with its length (at t = 1.1 s).
+        await TurnAsync(loop, time, TimeSpan.FromSeconds(1));
         string first = Assert.Single(SlowTurns(log));
         Assert.StartsWith("Event loop 7 spent 1000 ms in one turn", first, StringComparison.Ordinal);
         Assert.EndsWith("since the last report: 0.", first, StringComparison.Ordinal);
 
-        // Two more within the report period: counted, not logged.
-        await loop.InvokeAsync(() => time.Advance(TimeSpan.FromSeconds(1)));
-        await loop.InvokeAsync(() => time.Advance(TimeSpan.FromSeconds(1)));
-        await loop.InvokeAsync(() => { });
+        // Two more within the report period (ending at 2.1 s and 3.1 s): counted, not logged.
+        await TurnAsync(loop, time, TimeSpan.FromSeconds(1));
+        await TurnAsync(loop, time, TimeSpan.FromSeconds(1));
         Assert.Single(SlowTurns(log));
 
-        // After the period (fast turns meanwhile: the clock moved outside the loop), the next one is logged with them.
-        time.Advance(EpollLoop.SlowTurnReportPeriod);
-        await loop.InvokeAsync(() => time.Advance(TimeSpan.FromMilliseconds(250)));
-        await loop.InvokeAsync(() => { });
-        Assert.Equal(2, SlowTurns(log).Count);
-        string second = SlowTurns(log)[1];
-        Assert.StartsWith("Event loop 7 spent 250 ms in one turn", second, StringComparison.Ordinal);
-        Assert.EndsWith("since the last report: 2.", second, StringComparison.Ordinal);
+        // One that ends after the period (12.1 s, 11 s after the report): logged, with the two skipped.
+        await TurnAsync(loop, time, TimeSpan.FromSeconds(9));
+        List<string> reports = SlowTurns(log);
+        Assert.Equal(2, reports.Count);
+        Assert.StartsWith("Event loop 7 spent 9000 ms in one turn", reports[1], StringComparison.Ordinal);
+        Assert.EndsWith("since the last report: 2.", reports[1], StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Runs a turn in which the clock moves by <paramref name="length"/>, and returns once a later turn has begun (the
+    /// turn is measured at its end, and <see cref="EpollLoop.InvokeAsync"/> completes inside it).
+    /// </summary>
+    private static async Task TurnAsync(EpollLoop loop, FakeTimeProvider time, TimeSpan length)
+    {
+        long started = 0;
+        await loop.InvokeAsync(() =>
+        {
+            started = loop.Now;
+            time.Advance(length);
+        });
+
+        // A turn that begins after the advance has a later Now; commands posted meanwhile may still join the first.
+        for (int attempt = 0; ; attempt++)
+        {
+            long seen = 0;
+            await loop.InvokeAsync(() => seen = loop.Now);
+            if (seen != started)
+            {
+                return;
+            }
+
+            Assert.True(attempt < 10_000, "no new turn of the loop began");
+        }
     }
 
     private static List<string> SlowTurns(ListLoggerProvider log) =>
