@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Connections;
 namespace ProxyKestrel.Gateway.Relay;
 
 /// <summary>Creates a <see cref="RelayMemoryPool"/> for each listener of the TCP routes' transport.</summary>
-internal sealed class RelayMemoryPoolFactory : IMemoryPoolFactory<byte>
+internal sealed class RelayMemoryPoolFactory(TimeProvider timeProvider) : IMemoryPoolFactory<byte>
 {
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new RelayMemoryPool();
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new RelayMemoryPool(timeProvider);
 }

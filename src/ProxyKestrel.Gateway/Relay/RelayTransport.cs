@@ -17,11 +17,11 @@ namespace ProxyKestrel.Gateway.Relay;
 /// </summary>
 internal static class RelayTransport
 {
-    public static IConnectionListenerFactory CreateListenerFactory(ILoggerFactory loggerFactory)
+    public static IConnectionListenerFactory CreateListenerFactory(ILoggerFactory loggerFactory, TimeProvider timeProvider)
     {
         var capture = new ServiceCapturingWebHostBuilder();
         capture.UseSockets();
-        capture.Services.AddSingleton<IMemoryPoolFactory<byte>>(new RelayMemoryPoolFactory());
+        capture.Services.AddSingleton<IMemoryPoolFactory<byte>>(new RelayMemoryPoolFactory(timeProvider));
         using ServiceProvider services = capture.Services.BuildServiceProvider();
         SocketTransportOptions options = services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
         return new SocketTransportFactory(Options.Create(options), loggerFactory);

@@ -13,18 +13,19 @@ internal static class TcpRouteTransports
     public static ITcpRouteTransport Create(TcpProxyTransport kind, IServiceProvider services)
     {
         ILoggerFactory loggers = services.GetRequiredService<ILoggerFactory>();
+        TimeProvider time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         if (kind != TcpProxyTransport.Sockets && OperatingSystem.IsLinux())
         {
             return new EpollRouteTransport(
                 services.GetRequiredService<IProxyStateLookup>(),
                 services.GetRequiredService<DestinationConnector>(),
                 services.GetRequiredService<TcpProxyMetrics>(),
-                services.GetService<TimeProvider>() ?? TimeProvider.System,
+                time,
                 loggers.CreateLogger("ProxyKestrel.Gateway.Connections"));
         }
 
         return new SocketsRouteTransport(
-            RelayTransport.CreateListenerFactory(loggers),
+            RelayTransport.CreateListenerFactory(loggers, time),
             services.GetRequiredService<TcpProxyConnectionHandler>());
     }
 }

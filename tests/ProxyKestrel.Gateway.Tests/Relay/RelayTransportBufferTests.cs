@@ -19,7 +19,7 @@ public class RelayTransportBufferTests
     [Fact]
     public async Task Connection_BulkUpload_InputSegmentsAreRelayPoolBlocks()
     {
-        IConnectionListenerFactory factory = RelayTransport.CreateListenerFactory(NullLoggerFactory.Instance);
+        IConnectionListenerFactory factory = RelayTransport.CreateListenerFactory(NullLoggerFactory.Instance, TimeProvider.System);
         await using IConnectionListener listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(listener.EndPoint).WaitAsync(Net.Timeout);
