@@ -35,10 +35,11 @@ internal sealed class TcpProxyMetrics
     {
         var tags = new TagList { { "proxykestrel.route", route }, { "proxykestrel.result", result } };
         _active.Add(-1, new KeyValuePair<string, object?>("proxykestrel.route", route));
-        _connections.Add(1, tags);
         _duration.Record(duration.TotalSeconds, tags);
         _bytes.Add(up, new TagList { { "proxykestrel.route", route }, { "network.io.direction", "transmit" } });
         _bytes.Add(down, new TagList { { "proxykestrel.route", route }, { "network.io.direction", "receive" } });
+        // Last: whoever sees the connection counted (a scrape, a test) sees its bytes and duration too.
+        _connections.Add(1, tags);
     }
 
     public void Refused(string route, string reason) =>

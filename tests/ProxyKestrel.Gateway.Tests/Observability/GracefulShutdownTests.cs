@@ -25,8 +25,9 @@ public class GracefulShutdownTests
         using Socket open = await Tcp.ConnectAsync(port);
         Assert.Equal("hello", await Tcp.EchoAsync(open, "hello"));
 
-        await gateway.SendSigtermAsync();
+        // Started before the signal: the time to start `kill` and read its output would otherwise count against the drain.
         var sinceSigterm = Stopwatch.StartNew();
+        await gateway.SendSigtermAsync();
 
         // Readiness turns false as soon as the signal is handled (the admin listener stays up while the TCP
         // connections drain). The signal is delivered asynchronously, so allow the process a moment to see it.
@@ -65,8 +66,9 @@ public class GracefulShutdownTests
         using Socket open = await Tcp.ConnectAsync(port);
         Assert.Equal("hello", await Tcp.EchoAsync(open, "hello"));
 
-        await gateway.SendSigtermAsync();
+        // Started before the signal: the time to start `kill` and read its output would otherwise count against the drain.
         var sinceSigterm = Stopwatch.StartNew();
+        await gateway.SendSigtermAsync();
 
         // Still relaying during the drain...
         await Task.Delay(TimeSpan.FromSeconds(1));
