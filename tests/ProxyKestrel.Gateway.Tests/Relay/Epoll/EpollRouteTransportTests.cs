@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
 using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Relay.Epoll;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;
@@ -161,6 +162,57 @@ public class EpollRouteTransportTests
             () => GatewayHost.StartAsync(Config("tcp://127.0.0.1:1", $"127.0.0.1:{taken.Port}"), transport: TcpProxyTransport.Epoll));
 
         Assert.Contains("address already in use", Net.AllMessages(e), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [LinuxFact]
+    public async Task Accept_ClientSockets_InheritTcpNoDelayFromTheListener()
+    {
+        const int clients = 4;
+        await using var backend = new ProxyBackend();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(Config(backend.Address), transport: TcpProxyTransport.Epoll);
+        IPEndPoint listen = gateway.EndPointOf("r1");
+        var sockets = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < clients; i++)
+            {
+                sockets.Add(await Net.ConnectAsync(listen, $"127.0.0.{30 + i}"));
+            }
+
+            await Task.WhenAll(sockets.Select((s, i) => Net.AssertEchoAsync(s, $"client {i}")));
+
+            // The gateway runs in this process: its sockets bound to the route's endpoint are the listening socket and
+            // the accepted client sockets. The transport sets TCP_NODELAY on the listener only and relies on Linux
+            // passing it on to accepted sockets (no setsockopt per connection); small relayed writes must not wait
+            // for Nagle.
+            List<(int Fd, int NoDelay)> bound = SocketsBoundTo(listen);
+            Assert.True(bound.Count >= 1 + clients, $"{bound.Count} sockets bound to {listen}, expected the listener and {clients} clients");
+            Assert.All(bound, s => Assert.True(s.NoDelay == 1, $"descriptor {s.Fd} has TCP_NODELAY {s.NoDelay}"));
+        }
+        finally
+        {
+            sockets.ForEach(s => s.Dispose());
+        }
+    }
+
+    /// <summary>This process's sockets whose local address is <paramref name="endPoint"/>, with their TCP_NODELAY.</summary>
+    private static unsafe List<(int Fd, int NoDelay)> SocketsBoundTo(IPEndPoint endPoint)
+    {
+        var found = new List<(int, int)>();
+        foreach ((int fd, string target) in Descriptors())
+        {
+            if (!target.StartsWith("socket:", StringComparison.Ordinal) || !endPoint.Equals(LinuxNative.LocalEndPoint(fd)))
+            {
+                continue;
+            }
+
+            int value = -1;
+            uint length = sizeof(int);
+            Assert.Equal(0, LinuxNative.GetSockOpt(fd, LinuxNative.IpProtoTcp, LinuxNative.TcpNoDelay, &value, &length));
+            found.Add((fd, value));
+        }
+
+        return found;
     }
 
     [LinuxFact]
