@@ -12,7 +12,7 @@ namespace ProxyKestrel.Gateway.Relay;
 /// pool when their owner is disposed, and at most <see cref="MaxRetainedBlocks"/> are kept; the rest, and any
 /// returned after the pool is disposed, are left to the GC. Every <see cref="TrimPeriod"/> the pool lets go of half
 /// of the blocks that stayed free during the whole period (the lowest free count seen), so a burst's blocks go back
-/// to the GC within a few minutes of quiet while a steadily busy pool keeps what it uses.
+/// to the GC within about a minute and a half of quiet while a steadily busy pool keeps what it uses.
 /// </summary>
 internal sealed class RelayMemoryPool : MemoryPool<byte>
 {

@@ -8,8 +8,8 @@ namespace ProxyKestrel.Gateway.Relay.Epoll;
 /// <summary>
 /// One event loop: a thread waiting in <c>epoll_wait</c> on its own epoll instance, which holds this loop's listening
 /// sockets (one per bound endpoint, the same socket in every loop, registered with <c>EPOLLEXCLUSIVE</c>) and both
-/// sockets of every connection it accepted, so a connection is handled by one thread from accept to close without a lock or a
-/// thread switch. Other threads talk to it only through <see cref="Post"/>. Deadlines (header, connect, idle) are
+/// sockets of every connection it accepted, so a connection is handled by one thread from accept to close without a
+/// lock or a thread switch. Other threads talk to it only through <see cref="Post"/>. Deadlines (header, connect, idle) are
 /// checked on a tick of the transport's <see cref="TimeProvider"/>, so tests can drive them with a fake clock.
 /// </summary>
 [SupportedOSPlatform("linux")]
