@@ -6,30 +6,6 @@ using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;
 
-/// <summary>A fact that only runs on Linux (the epoll transport's P/Invokes); skipped elsewhere.</summary>
-internal sealed class LinuxFactAttribute : FactAttribute
-{
-    public LinuxFactAttribute()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            Skip = "Linux only: the epoll transport.";
-        }
-    }
-}
-
-/// <summary>A theory that only runs on Linux; skipped elsewhere.</summary>
-internal sealed class LinuxTheoryAttribute : TheoryAttribute
-{
-    public LinuxTheoryAttribute()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            Skip = "Linux only: the epoll transport.";
-        }
-    }
-}
-
 /// <summary>
 /// The <c>sockaddr</c> layouts and errno mapping of <see cref="LinuxNative"/>, checked against the layout .NET itself
 /// hands to the kernel (<see cref="IPEndPoint.Serialize"/>) and against real sockets (getsockname).
