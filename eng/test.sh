@@ -28,7 +28,8 @@ TRANSPORTS=(Sockets Epoll)
 # - Kubernetes: renders the manifests and validates their gateway.json offline; no gateway, no socket.
 # - Benchmarks: the relay/HTTP smokes check that eng/bench/*/run.sh writes every figure of its report; each takes
 #   minutes and waits for the shared benchmark lock; the benchmarks themselves choose what they compare.
-REPEAT_PASS_EXCLUDE='FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Kubernetes.&FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Benchmarks.'
+# - Relay.Epoll: the epoll transport's own tests pin it (or start no gateway), whatever the environment says.
+REPEAT_PASS_EXCLUDE='FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Kubernetes.&FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Benchmarks.&FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Relay.Epoll.'
 
 shopt -s nullglob
 projects=(tests/*/*.Tests.csproj)
@@ -36,16 +37,16 @@ shopt -u nullglob
 
 failed_projects=()
 
-# run_tests PROJECT NAME RESULTS_SUBDIR FILTER: one `dotnet test`, its TRX at $RESULTS_DIR/RESULTS_SUBDIR/NAME.trx.
+# run_tests PROJECT NAME FILTER: one `dotnet test`, its TRX at $RESULTS_DIR/NAME/NAME.trx.
 run_tests() {
-  local proj="$1" name="$2" subdir="$3" filter="$4"
+  local proj="$1" name="$2" filter="$3"
   local args=()
   if [[ -n "$filter" ]]; then
     args=(--filter "$filter")
   fi
   if ! dotnet test "$proj" -c Release --no-build \
       --logger "trx;LogFileName=${name}.trx" \
-      --results-directory "$RESULTS_DIR/$subdir" \
+      --results-directory "$RESULTS_DIR/$name" \
       "${args[@]}"; then
     failed_projects+=("$name")
   fi
@@ -55,19 +56,17 @@ for proj in "${projects[@]}"; do
   name="$(basename "$proj" .csproj)"
   if [[ "$name" != "$GATEWAY_PROJECT" ]]; then
     echo "==> dotnet test $proj"
-    run_tests "$proj" "$name" "$name" "${TEST_FILTER:-}"
+    run_tests "$proj" "$name" "${TEST_FILTER:-}"
     continue
   fi
 
-  first=1
   for transport in "${TRANSPORTS[@]}"; do
     filter="${TEST_FILTER:-}"
-    if [[ $first -eq 0 ]]; then
+    if [[ $transport != "${TRANSPORTS[0]}" ]]; then
       filter="${filter:+($filter)&}$REPEAT_PASS_EXCLUDE"
     fi
     echo "==> dotnet test $proj (transport: $transport)"
-    TcpProxy__Transport="$transport" run_tests "$proj" "$name.$transport" "$name.$transport" "$filter"
-    first=0
+    TcpProxy__Transport="$transport" run_tests "$proj" "$name.$transport" "$filter"
   done
 done
 
