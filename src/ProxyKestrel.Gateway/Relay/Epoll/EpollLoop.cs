@@ -21,6 +21,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     private const int SlotBits = 24;
     private const int AttemptBits = 7;
 
+    /// <summary>The bits of a connection's backend attempt number that its event tokens carry.</summary>
+    public const int AttemptMask = (1 << AttemptBits) - 1;
+
     /// <summary>A turn longer than this delays every other connection of the loop: reported (event 153).</summary>
     public static readonly TimeSpan SlowTurn = TimeSpan.FromMilliseconds(100);
 
@@ -34,7 +37,10 @@ internal sealed unsafe class EpollLoop : IDisposable
     private int _pipes;
 
     private readonly int _epoll;
-    private readonly int _wakeFd;
+    private int _wakeFd;
+
+    /// <summary>Orders a wake-up's write to the eventfd with its close: a late Post never writes to a reused descriptor.</summary>
+    private readonly Lock _wakeLock = new();
     private readonly Thread _thread;
     private readonly ConcurrentQueue<Action> _commands = new();
     /// <summary>
@@ -76,14 +82,19 @@ internal sealed unsafe class EpollLoop : IDisposable
         if (_wakeFd < 0 || EpollCtl(_epoll, EpollCtlAdd, _wakeFd, EpollIn, WakeToken) != 0)
         {
             int errno = Errno;
+            if (_wakeFd >= 0)
+            {
+                Close(_wakeFd);
+            }
+
             Close(_epoll);
             throw new IOException($"eventfd failed: {Describe(errno)}");
         }
 
-        _tickTicks = (long)(EpollRouteTransport.TickPeriod.TotalSeconds * transport.TimeProvider.TimestampFrequency);
+        _tickTicks = Ticks(EpollRouteTransport.TickPeriod);
         _nextTick = transport.TimeProvider.GetTimestamp() + _tickTicks;
-        _slowTurnTicks = (long)(SlowTurn.TotalSeconds * transport.TimeProvider.TimestampFrequency);
-        _slowTurnReportTicks = (long)(SlowTurnReportPeriod.TotalSeconds * transport.TimeProvider.TimestampFrequency);
+        _slowTurnTicks = Ticks(SlowTurn);
+        _slowTurnReportTicks = Ticks(SlowTurnReportPeriod);
         if (transport.TimeProvider != TimeProvider.System)
         {
             _tick = transport.TimeProvider.CreateTimer(static state => ((EpollLoop)state!).RequestTick(), this, EpollRouteTransport.TickPeriod, EpollRouteTransport.TickPeriod);
@@ -97,6 +108,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     public EpollRouteTransport Transport { get; }
 
     public int Index { get; }
+
+    /// <summary><paramref name="span"/> in timestamp units of the transport's clock (as <see cref="Now"/>).</summary>
+    public long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Transport.TimeProvider.TimestampFrequency);
 
     /// <summary>The transport clock's timestamp when the current batch of events started.</summary>
     public long Now { get; private set; }
@@ -169,7 +183,7 @@ internal sealed unsafe class EpollLoop : IDisposable
 
     /// <summary>The <c>epoll_event.data</c> for a slot, a side (0 client or listener, 1 backend) and a connect attempt.</summary>
     public ulong Token(int slot, int side, int attempt) =>
-        ((ulong)_generations[slot] << 32) | ((ulong)(attempt & ((1 << AttemptBits) - 1)) << (SlotBits + 1)) | ((ulong)side << SlotBits) | (uint)slot;
+        ((ulong)_generations[slot] << 32) | ((ulong)(attempt & AttemptMask) << (SlotBits + 1)) | ((ulong)side << SlotBits) | (uint)slot;
 
     /// <summary>A pipe for a direction that moves bulk data; null when the loop's pipes are all in use.</summary>
     public SplicePipe? RentPipe()
@@ -264,7 +278,12 @@ internal sealed unsafe class EpollLoop : IDisposable
             pipe.Close();
         }
 
-        Close(_wakeFd);
+        lock (_wakeLock)
+        {
+            Close(_wakeFd);
+            _wakeFd = -1;
+        }
+
         Close(_epoll);
     }
 
@@ -279,7 +298,14 @@ internal sealed unsafe class EpollLoop : IDisposable
         if (Interlocked.Exchange(ref _wakePending, 1) == 0)
         {
             ulong one = 1;
-            Write(_wakeFd, (byte*)&one, sizeof(ulong));
+            lock (_wakeLock)
+            {
+                // -1 once disposed: a command posted after that (a DNS lookup that ended late) wakes nothing.
+                if (_wakeFd >= 0)
+                {
+                    Write(_wakeFd, (byte*)&one, sizeof(ulong));
+                }
+            }
         }
     }
 
@@ -393,7 +419,7 @@ internal sealed unsafe class EpollLoop : IDisposable
     {
         int slot = (int)(data & ((1UL << SlotBits) - 1));
         int side = (int)((data >> SlotBits) & 1);
-        int attempt = (int)((data >> (SlotBits + 1)) & ((1UL << AttemptBits) - 1));
+        int attempt = (int)((data >> (SlotBits + 1)) & AttemptMask);
         uint generation = (uint)(data >> 32);
         if (slot >= _nextSlot || _generations[slot] != generation)
         {

@@ -21,6 +21,11 @@ internal sealed class EpollRouteListener : ITcpRouteListener
     private int _fd;
     private volatile TcpRoute _route;
     private int _open;
+
+    /// <summary>1 once <see cref="UnbindAsync"/> was called (it runs once).</summary>
+    private int _unbinding;
+
+    /// <summary>1 once no loop accepts from this listener any more: from then on, an open count of 0 is final.</summary>
     private int _unbound;
 
     public EpollRouteListener(IPEndPoint endPoint, TcpRoute route, int fd)
@@ -43,7 +48,7 @@ internal sealed class EpollRouteListener : ITcpRouteListener
 
     public async Task UnbindAsync()
     {
-        if (Interlocked.Exchange(ref _unbound, 1) == 1)
+        if (Interlocked.Exchange(ref _unbinding, 1) == 1)
         {
             return;
         }
@@ -55,6 +60,10 @@ internal sealed class EpollRouteListener : ITcpRouteListener
             _fd = -1;
         }
 
+        // Only now: a connection accepted while the loops were still unregistering could otherwise close, take the
+        // count to 0 and end the wait while a later one is still open. (The exchange is a full fence, paired with
+        // the decrement in ConnectionClosed: one of the two sees the other.)
+        Interlocked.Exchange(ref _unbound, 1);
         if (Volatile.Read(ref _open) == 0)
         {
             _ended.TrySetResult();

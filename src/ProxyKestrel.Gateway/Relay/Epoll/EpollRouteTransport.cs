@@ -95,9 +95,22 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
             if (_loops is null)
             {
                 var loops = new EpollLoop[Environment.ProcessorCount];
-                for (int i = 0; i < loops.Length; i++)
+                try
                 {
-                    loops[i] = new EpollLoop(this, i);
+                    for (int i = 0; i < loops.Length; i++)
+                    {
+                        loops[i] = new EpollLoop(this, i);
+                    }
+                }
+                catch
+                {
+                    // One loop could not start (no descriptor left, say): stop the ones that did.
+                    foreach (EpollLoop? started in loops)
+                    {
+                        started?.Dispose();
+                    }
+
+                    throw;
                 }
 
                 _loops = loops;
