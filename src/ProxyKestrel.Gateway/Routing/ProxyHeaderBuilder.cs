@@ -17,6 +17,10 @@ internal static class ProxyHeaderBuilder
     /// <summary>A TLV's type and length bytes.</summary>
     private const int TlvOverhead = 3;
 
+    /// <summary>Whether <see cref="Build"/> writes a unique-id TLV (and so reads its <c>uniqueId</c>) for this cluster.</summary>
+    public static bool WritesUniqueId(ClusterProxyProtocol protocol) =>
+        protocol.Version == ProxyProtocolVersion.V2 && (protocol.Tlvs & ProxyProtocolTlvSelection.UniqueId) != 0;
+
     /// <summary>Writes the header into a buffer rented from the pool; the caller returns it.</summary>
     public static int Build(
         ClusterProxyProtocol protocol,

@@ -44,6 +44,21 @@ internal static class TcpConnectionSteps
         return true;
     }
 
+    /// <summary>
+    /// <c>AllowedClients</c> on a route that reads an upstream header, checked against the client that header names
+    /// (or the peer when it carried no address). A refusal is logged; false means close the connection.
+    /// </summary>
+    public static bool IsAllowedAfterHeader(TcpRoute route, EndPoint? client, ILogger logger)
+    {
+        if (route.IsAllowed(client))
+        {
+            return true;
+        }
+
+        TcpProxyLog.ClientNotAllowed(logger, client, route.RouteId);
+        return false;
+    }
+
     /// <summary>The PROXY protocol the cluster's destinations expect (read from its metadata once per cluster config).</summary>
     public static ClusterProxyProtocol ProtocolOf(ClusterState cluster) =>
         s_protocols.GetValue(cluster.Model.Config, static config => ClusterProxyProtocol.Read(config, []));

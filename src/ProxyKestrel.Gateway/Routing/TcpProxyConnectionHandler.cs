@@ -83,10 +83,9 @@ internal sealed class TcpProxyConnectionHandler
                 dialled = upstream.GetDestinationEndPoint();
             }
 
-            if (!route.IsAllowed(client))
+            if (!TcpConnectionSteps.IsAllowedAfterHeader(route, client, _logger))
             {
                 input.AdvanceTo(held.Start);
-                TcpProxyLog.ClientNotAllowed(_logger, client, route.RouteId);
                 connection.Abort();
                 return ("client_not_allowed", 0, 0);
             }

@@ -162,7 +162,7 @@ internal sealed partial class EpollConnection
             return;
         }
 
-        if (attempt != (_attempt & 0x7F))
+        if (attempt != (_attempt & EpollLoop.AttemptMask))
         {
             // An event of an earlier backend socket (closed after a failed connect).
             return;
@@ -292,6 +292,11 @@ internal sealed partial class EpollConnection
                 }
 
                 _pre = larger;
+                if (_hasUpstream)
+                {
+                    // The accepted header pointed into the array just returned: decode it again from its copy.
+                    _route.Receiver!.Evaluate(new ReadOnlySequence<byte>(_pre, 0, _preLength), false, out _upstream, out _);
+                }
             }
 
             int space = _pre.Length - _preLength;
@@ -365,12 +370,7 @@ internal sealed partial class EpollConnection
                 Finish("header_rejected", reset: false);
                 break;
             default:
-                if (ended)
-                {
-                    TcpProxyLog.HeaderRejected(Transport.Logger, _peer, _route.RouteId, TcpConnectionSteps.Rejection(ProxyParseError.None));
-                    Finish("header_rejected", reset: false);
-                }
-
+                // NeedMoreData: wait for more bytes (a close before the header is complete comes back as Rejected).
                 break;
         }
     }
@@ -386,9 +386,8 @@ internal sealed partial class EpollConnection
                 _dialled = _upstream.GetDestinationEndPoint();
             }
 
-            if (!_route.IsAllowed(_source))
+            if (!TcpConnectionSteps.IsAllowedAfterHeader(_route, _source, Transport.Logger))
             {
-                TcpProxyLog.ClientNotAllowed(Transport.Logger, _source, _route.RouteId);
                 Finish("client_not_allowed", reset: false);
                 return;
             }
@@ -432,12 +431,6 @@ internal sealed partial class EpollConnection
 
     private void BeginConnect()
     {
-        if (_hasUpstream)
-        {
-            // The buffer may have been replaced by a larger one: decode the upstream header from the current one.
-            _route.Receiver!.Evaluate(new ReadOnlySequence<byte>(_pre!, 0, _preLength), false, out _upstream, out _);
-        }
-
         _candidates = DestinationConnector.Candidates(_cluster!);
         NextDestination();
     }
@@ -599,7 +592,9 @@ internal sealed partial class EpollConnection
         if (_protocol.Version is not null)
         {
             _dialled ??= Listener.LocalEndPointOf(_client);
-            headerLength = ProxyHeaderBuilder.Build(_protocol, _source, _dialled, _upstream, _hasUpstream, _serverName, EpollRouteListener.NextConnectionId(), out header);
+            // An id (a string and a process-wide increment) only for a cluster that sends it.
+            string uniqueId = ProxyHeaderBuilder.WritesUniqueId(_protocol) ? EpollRouteListener.NextConnectionId() : string.Empty;
+            headerLength = ProxyHeaderBuilder.Build(_protocol, _source, _dialled, _upstream, _hasUpstream, _serverName, uniqueId, out header);
         }
 
         if (headerLength + held > 0)
@@ -667,7 +662,7 @@ internal sealed partial class EpollConnection
         }
 
         _route.Exit();
-        TimeSpan duration = TimeSpan.FromSeconds((double)(_loop.Transport.TimeProvider.GetTimestamp() - _started) / Transport.TimeProvider.TimestampFrequency);
+        TimeSpan duration = Transport.TimeProvider.GetElapsedTime(_started);
         Transport.Metrics.Closed(_route.RouteId, outcome, duration, _up.Bytes, _down.Bytes);
         Listener.ConnectionClosed();
     }
@@ -698,5 +693,5 @@ internal sealed partial class EpollConnection
         }
     }
 
-    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Transport.TimeProvider.TimestampFrequency);
+    private long Ticks(TimeSpan span) => _loop.Ticks(span);
 }
