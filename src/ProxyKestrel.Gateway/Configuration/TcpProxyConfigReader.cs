@@ -49,7 +49,6 @@ public static class TcpProxyConfigReader
                     else
                     {
                         errors.Add($"{child.Path}: '{child.Value}' is not a transport; allowed: {string.Join(", ", Enum.GetNames<TcpProxyTransport>())}.");
-                        transport = TcpProxyTransport.Auto;
                     }
 
                     break;

@@ -32,7 +32,6 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private TcpProxyConfig _config = new();
     private ITcpRouteTransport? _transport;
-    private TcpProxyTransport _transportKind;
     private IDisposable? _reloadRegistration;
     private bool _stopping;
     private bool _started;
@@ -74,9 +73,6 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     /// <summary>The routes of the running configuration.</summary>
     internal IReadOnlyList<TcpRouteConfig> Routes => Volatile.Read(ref _config).Routes;
 
-    /// <summary>The transport in use (<c>Sockets</c> or <c>Epoll</c>); null before the start.</summary>
-    internal string? TransportName => _transport?.Name;
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var errors = new List<string>();
@@ -86,7 +82,6 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             throw new InvalidOperationException("The TcpProxy configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors));
         }
 
-        _transportKind = config.Transport;
         _transport = _createTransport(config.Transport);
         TcpProxyLog.TransportSelected(_logger, _transport.Name, config.Transport);
         await ApplyAsync(config, cancellationToken).ConfigureAwait(false);
@@ -218,9 +213,10 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     {
         var errors = new List<string>();
         TcpProxyConfig config = Load(errors);
-        if (config.Transport != _transportKind)
+        TcpProxyTransport running = Volatile.Read(ref _config).Transport;
+        if (config.Transport != running)
         {
-            errors.Add($"{TcpProxyConfig.SectionName}:Transport: changed from {_transportKind} to {config.Transport} while running; allowed: the value the gateway started with (restart to change the transport).");
+            errors.Add($"{TcpProxyConfig.SectionName}:Transport: changed from {running} to {config.Transport} while running; allowed: the value the gateway started with (restart to change the transport).");
         }
 
         if (errors.Count > 0)
