@@ -314,30 +314,35 @@ internal static class SlowlorisProcfs
         throw new InvalidOperationException($"no VmRSS for process {pid}");
     }
 
+    /// <summary>The process's open descriptors and what each points to ("socket:[inode]", "pipe:[...]", a path, ...).</summary>
+    public static Dictionary<int, string> Descriptors(int pid)
+    {
+        var result = new Dictionary<int, string>();
+        foreach (string path in Directory.GetFiles($"/proc/{pid}/fd"))
+        {
+            if (!int.TryParse(Path.GetFileName(path), out int fd))
+            {
+                continue;
+            }
+
+            try
+            {
+                result[fd] = new FileInfo(path).LinkTarget ?? "?";
+            }
+            catch (IOException)
+            {
+                // Closed since the listing.
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>
     /// The process's open descriptors other than regular files: sockets, pipes, epoll/eventfd/inotify instances. Regular
     /// files are left out because the runtime opens assemblies lazily as new code paths run (a legitimate rise).
     /// </summary>
-    public static int FdCount(int pid)
-    {
-        int count = 0;
-        foreach (string fd in Directory.GetFiles($"/proc/{pid}/fd"))
-        {
-            try
-            {
-                if (new FileInfo(fd).LinkTarget is { } target && !target.StartsWith('/'))
-                {
-                    count++;
-                }
-            }
-            catch (IOException)
-            {
-                // Closed meanwhile.
-            }
-        }
-
-        return count;
-    }
+    public static int FdCount(int pid) => Descriptors(pid).Values.Count(target => !target.StartsWith('/'));
 
     /// <summary>The process's descriptors by kind ("socket TCP state", "pipe", "anon_inode:[eventpoll]", ...), for leak reports.</summary>
     public static string FdKinds(int pid)
@@ -356,21 +361,11 @@ internal static class SlowlorisProcfs
         }
 
         var kinds = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        foreach (string fd in Directory.GetFiles($"/proc/{pid}/fd"))
+        foreach (string target in Descriptors(pid).Values)
         {
-            string kind;
-            try
-            {
-                string target = new FileInfo(fd).LinkTarget ?? "?";
-                kind = target.StartsWith("socket:[", StringComparison.Ordinal)
-                    ? "socket " + states.GetValueOrDefault(target[8..^1], "other")
-                    : target.StartsWith('/') ? "file" : target.Split('[')[0];
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-
+            string kind = target.StartsWith("socket:[", StringComparison.Ordinal)
+                ? "socket " + states.GetValueOrDefault(target[8..^1], "other")
+                : target.StartsWith('/') ? "file" : target.Split('[')[0];
             kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
         }
 

@@ -102,7 +102,7 @@ internal sealed class SlowlorisScenario
         double rssPerConnection = (rssHolding - rssBefore) / (double)total;
         string details = string.Create(CultureInfo.InvariantCulture,
             $"{partial} mid-header + {silent} silent held (opened in {openSeconds:F1} s, {who} active connections {activeHolding}); HeaderTimeout {headerTimeout.TotalSeconds:F0} s; " +
-            $"closed after min/median/max {Min(closes):F3}/{Median(closes):F3}/{Max(closes):F3} s (mid-header {Range(attack.CloseSeconds(true))}, silent {Range(attack.CloseSeconds(false))}), {outside} outside ±10 %, {attack.StillOpen} never closed, {attack.Resets} resets, {attack.BytesReceived} bytes written to them; " +
+            $"closed after min/median/max {Range(closes)} s (mid-header {Range(attack.CloseSeconds(true))}, silent {Range(attack.CloseSeconds(false))}), {outside} outside ±10 %, {attack.StillOpen} never closed, {attack.Resets} resets, {attack.BytesReceived} bytes written to them; " +
             $"{who} counted {timeouts} {timeoutsName}; well-behaved p99 {p99Base:F2} ms baseline ({baseline.Length} req) vs {p99Attack:F2} ms under attack ({underAttack.Length} req, {attackFailed + baselineFailed} failed); " +
             $"RSS {rssBefore} -> {rssHolding} KB = {rssPerConnection:F1} KB per stalled connection; non-file fds {fdBefore} -> {fdHolding} holding -> {fdAfter} after");
         if (fdAfter > fdBefore + 5)

@@ -330,33 +330,12 @@ public class EpollRouteTransportTests
         return current;
     }
 
-    private static Dictionary<int, string> Descriptors()
-    {
-        var result = new Dictionary<int, string>();
-        foreach (string path in Directory.GetFiles("/proc/self/fd"))
-        {
-            if (int.TryParse(Path.GetFileName(path), out int fd))
-            {
-                string target;
-                try
-                {
-                    target = new FileInfo(path).LinkTarget ?? "?";
-                }
-                catch (IOException)
-                {
-                    continue; // Closed since the listing.
-                }
-
-                // Assemblies and native libraries the runtime maps at first use stay open for good: not a leak.
-                if (!target.EndsWith(".dll", StringComparison.Ordinal) && !target.Contains(".so", StringComparison.Ordinal))
-                {
-                    result[fd] = target;
-                }
-            }
-        }
-
-        return result;
-    }
+    /// <summary>This process's descriptors, fd → target, without the assemblies and native libraries it maps.</summary>
+    private static Dictionary<int, string> Descriptors() =>
+        // Assemblies and native libraries the runtime maps at first use stay open for good: not a leak.
+        SlowlorisProcfs.Descriptors(Environment.ProcessId)
+            .Where(d => !d.Value.EndsWith(".dll", StringComparison.Ordinal) && !d.Value.Contains(".so", StringComparison.Ordinal))
+            .ToDictionary();
 
     private static int Count(Dictionary<int, string> descriptors, string prefix) =>
         descriptors.Values.Count(t => t.StartsWith(prefix, StringComparison.Ordinal));
