@@ -41,10 +41,13 @@ public sealed class ProxyReceiverTests
     public async Task Chain_haproxy_send_proxy_v2_to_gateway_to_haproxy_keeps_the_first_client()
     {
         int receiverPort = FreePort.Next();
-        int frontPort = FreePort.Next();
         await using RealPeerProcess receiver = await RealPeerProcess.StartHaproxyReceiverAsync(receiverPort);
         await using SampleGateway gateway = await SampleGateway.StartAsync(
             receiverPort, "v2", new JsonObject { ["TrustedNetworks"] = new JsonArray("127.0.0.1/32") });
+
+        // Picked only now, right before HAProxy binds it: not while the gateway starts (a second or so in which the
+        // suite's other connections could take it as their ephemeral port).
+        int frontPort = FreePort.Next();
         await using RealPeerProcess front = await RealPeerProcess.StartHaproxyAsync(
             $"""
             global
