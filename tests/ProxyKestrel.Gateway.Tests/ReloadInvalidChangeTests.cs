@@ -35,4 +35,30 @@ public class ReloadInvalidChangeTests
         using var fresh = await Net.ConnectAsync(listen, "127.0.0.25");
         await Net.AssertEchoAsync(fresh, "new connection on the old route");
     }
+
+    [LinuxFact]
+    public async Task Reload_TransportChanged_RefusedLoggedAndRouteKeepsWorking()
+    {
+        var logs = new ListLoggerProvider();
+        await using var backend = new ProxyBackend();
+        var clusters = new Dictionary<string, string> { ["c1"] = backend.Address };
+        string WithTransport(string transport) =>
+            ReloadConfig.Json(clusters, new Dictionary<string, string> { ["r1"] = ReloadConfig.Route("c1") })
+                .Replace("\"TcpProxy\": {", $"\"TcpProxy\": {{ \"Transport\": \"{transport}\",", StringComparison.Ordinal);
+        await using GatewayHost gateway = await GatewayHost.StartAsync(WithTransport("Sockets"), logger: logs);
+        var listen = gateway.EndPointOf("r1");
+        using var open = await Net.ConnectAsync(listen, "127.0.0.26");
+        await Net.AssertEchoAsync(open, "before");
+
+        await File.WriteAllTextAsync(gateway.ConfigPath, WithTransport("Epoll"));
+        await Net.WaitUntilAsync(() => logs.Entries.Any(e => e.EventId.Id == 108), "the refusal logged (event 108)");
+
+        var refusal = logs.Entries.First(e => e.EventId.Id == 108);
+        Assert.Equal(LogLevel.Error, refusal.Level);
+        Assert.Contains("TcpProxy:Transport: changed from Sockets to Epoll while running", refusal.Message);
+        Assert.Equal(listen, gateway.EndPointOf("r1"));
+        await Net.AssertEchoAsync(open, "open connection unaffected");
+        using var fresh = await Net.ConnectAsync(listen, "127.0.0.26");
+        await Net.AssertEchoAsync(fresh, "new connection on the same transport");
+    }
 }
