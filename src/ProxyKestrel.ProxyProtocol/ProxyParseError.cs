@@ -48,13 +48,19 @@ public enum ProxyParseError
     /// <summary>v2: the command nibble is neither LOCAL (0) nor PROXY (1).</summary>
     V2BadCommand,
 
-    /// <summary>v2: the address family nibble is not UNSPEC, INET, INET6 or UNIX.</summary>
+    /// <summary>
+    /// v2 PROXY: byte 14 is none of the seven family/transport values of spec 2.2 (<c>0x00</c>, <c>0x11</c>,
+    /// <c>0x12</c>, <c>0x21</c>, <c>0x22</c>, <c>0x31</c>, <c>0x32</c>): an unknown family nibble (4–F), or two
+    /// valid nibbles that do not form a defined pair (<c>0x01</c>, <c>0x02</c>, <c>0x10</c>, <c>0x20</c>,
+    /// <c>0x30</c>). A transport nibble above DGRAM is <see cref="V2BadTransport"/>. Never reported for LOCAL, whose
+    /// family is ignored.
+    /// </summary>
     V2BadAddressFamily,
 
-    /// <summary>v2: the transport nibble is not UNSPEC, STREAM or DGRAM.</summary>
+    /// <summary>v2 PROXY: the family nibble is 0–3 and the transport nibble is above DGRAM (3–F).</summary>
     V2BadTransport,
 
-    /// <summary>v2: the announced length is smaller than the address block of the announced family.</summary>
+    /// <summary>v2 PROXY: the announced length is smaller than the address block of the announced family.</summary>
     V2AddressBlockTooShort,
 
     /// <summary>v2: the announced length exceeds the configured maximum header size.</summary>

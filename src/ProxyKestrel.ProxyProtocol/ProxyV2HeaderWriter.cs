@@ -82,7 +82,10 @@ public ref struct ProxyV2HeaderWriter
         return writer;
     }
 
-    /// <summary>Starts a PROXY header for two AF_UNIX paths (at most 108 bytes each, NUL-padded).</summary>
+    /// <summary>
+    /// Starts a PROXY header for two AF_UNIX paths (at most 108 bytes each, NUL-padded) over a stream or datagram
+    /// transport.
+    /// </summary>
     public static ProxyV2HeaderWriter ProxyUnix(
         Span<byte> destination,
         ReadOnlySpan<byte> sourcePath,
@@ -92,6 +95,12 @@ public ref struct ProxyV2HeaderWriter
         if (sourcePath.Length > ProxyHeader.UnixAddressLength || destinationPath.Length > ProxyHeader.UnixAddressLength)
         {
             throw new ArgumentException($"A UNIX path holds at most {ProxyHeader.UnixAddressLength} bytes.");
+        }
+
+        if (transport is not (ProxyTransport.Stream or ProxyTransport.Datagram))
+        {
+            // 0x30 is not one of the family/transport values of spec 2.2: it "must not be emitted".
+            throw new ArgumentOutOfRangeException(nameof(transport), transport, "UNIX paths need a stream or datagram transport.");
         }
 
         var writer = new ProxyV2HeaderWriter(destination, null);

@@ -43,17 +43,13 @@ internal static class ProxyV2Parser
             return ProxyHeaderParser.More(out error);
         }
 
+        // Under PROXY only the seven family/transport bytes of spec 2.2 are valid, decided from byte 14. Under LOCAL the
+        // family is ignored (spec 2.2: "discard the protocol block including the family which is ignored").
         byte familyTransport = start[13];
-        int family = familyTransport >> 4;
-        int transport = familyTransport & 0x0F;
-        if (family > (int)ProxyAddressFamily.Unix)
+        bool local = command == (int)ProxyCommand.Local;
+        if (!local && !IsDefinedFamilyTransport(familyTransport))
         {
-            return ProxyHeaderParser.Fail(ProxyParseError.V2BadAddressFamily, out error);
-        }
-
-        if (transport > (int)ProxyTransport.Datagram)
-        {
-            return ProxyHeaderParser.Fail(ProxyParseError.V2BadTransport, out error);
+            return ProxyHeaderParser.Fail(UndefinedFamilyTransportError(familyTransport), out error);
         }
 
         if (start.Length < ProxyHeaderParser.V2FixedLength)
@@ -68,17 +64,22 @@ internal static class ProxyV2Parser
             return ProxyHeaderParser.Fail(ProxyParseError.V2HeaderTooLarge, out error);
         }
 
-        int addressBlock = family switch
-        {
-            (int)ProxyAddressFamily.InterNetwork => 12,
-            (int)ProxyAddressFamily.InterNetworkV6 => 36,
-            (int)ProxyAddressFamily.Unix => 2 * ProxyHeader.UnixAddressLength,
-            _ => 0,
-        };
-
-        if (addressLength < addressBlock)
+        int family = familyTransport >> 4;
+        int transport = familyTransport & 0x0F;
+        int addressBlock = AddressBlockLength(family);
+        if (addressLength < addressBlock && !local)
         {
             return ProxyHeaderParser.Fail(ProxyParseError.V2AddressBlockTooShort, out error);
+        }
+
+        // A LOCAL header whose family is undefined or whose length cannot hold that family's addresses has no
+        // identifiable address block nor TLV area: the whole protocol block is skipped and reported as UNSPEC.
+        bool opaque = local && (!IsDefinedFamilyTransport(familyTransport) || addressLength < addressBlock);
+        if (opaque)
+        {
+            family = (int)ProxyAddressFamily.Unspecified;
+            transport = (int)ProxyTransport.Unspecified;
+            addressBlock = 0;
         }
 
         if (buffer.Length < total)
@@ -118,13 +119,22 @@ internal static class ProxyV2Parser
             }
         }
 
-        int tlvOffset = ProxyHeaderParser.V2FixedLength + addressBlock;
+        int tlvOffset = opaque ? total : ProxyHeaderParser.V2FixedLength + addressBlock;
         if (tlvOffset < total)
         {
-            ProxyParseError tlvError = ValidateTlvs(raw, tlvOffset);
-            if (tlvError != ProxyParseError.None)
+            if (local && !SubTlvsFit(raw.Slice(tlvOffset)))
             {
-                return ProxyHeaderParser.Fail(tlvError, out error);
+                // LOCAL: a TLV area that does not split exactly into TLVs is discarded with the rest of the protocol
+                // block; a well-formed one is verified below (CRC32C included) and exposed.
+                tlvOffset = total;
+            }
+            else
+            {
+                ProxyParseError tlvError = ValidateTlvs(raw, tlvOffset);
+                if (tlvError != ProxyParseError.None)
+                {
+                    return ProxyHeaderParser.Fail(tlvError, out error);
+                }
             }
         }
 
@@ -143,6 +153,25 @@ internal static class ProxyV2Parser
         error = ProxyParseError.None;
         return ProxyParseStatus.Complete;
     }
+
+    /// <summary>The seven family/transport bytes spec 2.2 defines: UNSPEC, TCP4, UDP4, TCP6, UDP6, UNIX stream and dgram.</summary>
+    internal static bool IsDefinedFamilyTransport(byte familyTransport) =>
+        familyTransport is 0x00 or 0x11 or 0x12 or 0x21 or 0x22 or 0x31 or 0x32;
+
+    // An undefined byte: a transport nibble beyond DGRAM under a family nibble of 0–3 is a bad transport; an unknown
+    // family, or two valid nibbles that do not form a defined pair (0x01, 0x02, 0x10, 0x20, 0x30), a bad family.
+    private static ProxyParseError UndefinedFamilyTransportError(byte familyTransport) =>
+        familyTransport >> 4 <= (int)ProxyAddressFamily.Unix && (familyTransport & 0x0F) > (int)ProxyTransport.Datagram
+            ? ProxyParseError.V2BadTransport
+            : ProxyParseError.V2BadAddressFamily;
+
+    private static int AddressBlockLength(int family) => family switch
+    {
+        (int)ProxyAddressFamily.InterNetwork => 12,
+        (int)ProxyAddressFamily.InterNetworkV6 => 36,
+        (int)ProxyAddressFamily.Unix => 2 * ProxyHeader.UnixAddressLength,
+        _ => 0,
+    };
 
     private static ProxyParseError ValidateTlvs(in ReadOnlySequence<byte> raw, int offset)
     {

@@ -215,9 +215,125 @@ public class ProxyHeaderParserV2Tests
         Parse.Invalid(V2(0x21, familyTransport, new byte[length]), ProxyParseError.V2AddressBlockTooShort);
     }
 
+    [Theory]
+    [InlineData(0x01)]
+    [InlineData(0x02)]
+    [InlineData(0x10)]
+    [InlineData(0x20)]
+    [InlineData(0x30)]
+    public void Parse_V2ProxyWithUndefinedFamilyTransportPair_IsInvalidBadAddressFamilyFromByte14(byte familyTransport)
+    {
+        // Spec 2.2: only 0x00, 0x11, 0x12, 0x21, 0x22, 0x31 and 0x32 are defined; "other values ... must be rejected as
+        // invalid by receivers". Each nibble of these is valid on its own.
+        Parse.Invalid(Concat(Signature, [0x21, familyTransport]), ProxyParseError.V2BadAddressFamily);
+        Parse.Invalid(V2(0x21, familyTransport, Inet6Block), ProxyParseError.V2BadAddressFamily);
+        Parse.Invalid(V2(0x21, familyTransport, new byte[216]), ProxyParseError.V2BadAddressFamily);
+    }
+
+    [Theory]
+    [InlineData(0x00)]
+    [InlineData(0x11)]
+    [InlineData(0x12)]
+    [InlineData(0x21)]
+    [InlineData(0x22)]
+    [InlineData(0x31)]
+    [InlineData(0x32)]
+    public void Parse_V2ProxyWithEachDefinedFamilyTransport_IsComplete(byte familyTransport)
+    {
+        byte[] header = V2(0x21, familyTransport, new byte[216]);
+        ProxyHeader h = Parse.Complete(Concat(header, Trailer));
+        Assert.Equal(header.Length, h.Length);
+        Assert.Equal((ProxyAddressFamily)(familyTransport >> 4), h.AddressFamily);
+        Assert.Equal((ProxyTransport)(familyTransport & 0x0F), h.Transport);
+    }
+
+    [Theory]
+    [InlineData(0x13, 0)]
+    [InlineData(0x13, 12)]
+    [InlineData(0x41, 0)]
+    [InlineData(0xFF, 0)]
+    [InlineData(0xFF, 40)]
+    [InlineData(0x01, 0)]
+    [InlineData(0x10, 12)]
+    [InlineData(0x11, 0)]
+    [InlineData(0x11, 11)]
+    [InlineData(0x21, 12)]
+    [InlineData(0x31, 0)]
+    [InlineData(0x31, 215)]
+    public void Parse_V2LocalWithUndefinedFamilyOrShortBlock_IsCompleteLocalSkipping16PlusLength(byte familyTransport, int length)
+    {
+        // Spec 2.2: for LOCAL "the receiver must accept this connection as valid and must use the real connection
+        // endpoints and discard the protocol block including the family which is ignored" (HAProxy does the same).
+        byte[] block = new byte[length];
+        new Random(length).NextBytes(block);
+        byte[] header = V2(0x20, familyTransport, block);
+        ProxyHeader h = Parse.Complete(Concat(header, Trailer));
+        Assert.Equal(16 + length, h.Length);
+        Assert.Equal(ProxyCommand.Local, h.Command);
+        Assert.Equal(ProxyAddressFamily.Unspecified, h.AddressFamily);
+        Assert.Equal(ProxyTransport.Unspecified, h.Transport);
+        Assert.False(h.HasIPEndPoints);
+        Assert.False(h.HasUnixAddresses);
+        Assert.True(h.Tlvs.IsEmpty);
+    }
+
     [Fact]
-    public void Parse_V2LocalInetWithZeroLength_IsInvalidAddressBlockTooShort() =>
-        Parse.Invalid(V2(0x20, 0x11), ProxyParseError.V2AddressBlockTooShort);
+    public void Parse_V2LocalWithUndefinedFamily_NeedsOnlyItsDeclaredLength()
+    {
+        byte[] header = V2(0x20, 0x41, new byte[5]);
+        for (int i = 13; i < header.Length; i++)
+        {
+            Parse.NeedMore(header[..i]);
+        }
+
+        Assert.Equal(header.Length, Parse.Complete(header).Length);
+    }
+
+    [Fact]
+    public void Parse_V2LocalWithAddressesAndWrongCrc32C_IsInvalidCrc32CMismatch()
+    {
+        byte[] unsigned = V2(0x20, 0x11, Concat(Inet4Block, Tlv(0x03, 0, 0, 0, 0)));
+        byte[] header = WithCrc(unsigned, unsigned.Length - 4);
+        header[^1] ^= 0x01;
+        Parse.Invalid(header, ProxyParseError.V2Crc32CMismatch);
+    }
+
+    [Fact]
+    public void Parse_V2LocalWithAddressesAndCorrectCrc32C_IsCompleteWithTlvs()
+    {
+        byte[] unsigned = V2(0x20, 0x21, Concat(Inet6Block, Tlv(0x01, Ascii("h2")), Tlv(0x03, 0, 0, 0, 0)));
+        byte[] header = WithCrc(unsigned, unsigned.Length - 4);
+        ProxyHeader h = Parse.Complete(Concat(header, Trailer));
+        Assert.Equal(header.Length, h.Length);
+        Assert.Equal(ProxyAddressFamily.InterNetworkV6, h.AddressFamily);
+        Assert.True(h.TryGetAlpn(out var alpn));
+        Assert.Equal("h2", Text(alpn));
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x01, 0x00, 0x09, 0x68 })]
+    [InlineData(new byte[] { 0x04 })]
+    [InlineData(new byte[] { 0x04, 0x00 })]
+    [InlineData(new byte[] { 0x04, 0x00, 0x00, 0x03, 0xFF, 0xFF })]
+    public void Parse_V2LocalWithMalformedTlvArea_IsCompleteLocalWithoutTlvs(byte[] tlvArea)
+    {
+        // A TLV area that does not split exactly into TLVs is part of the discarded protocol block under LOCAL.
+        foreach (byte[] header in (byte[][])[V2(0x20, 0x00, tlvArea), V2(0x20, 0x11, Concat(Inet4Block, tlvArea))])
+        {
+            ProxyHeader h = Parse.Complete(Concat(header, Trailer));
+            Assert.Equal(header.Length, h.Length);
+            Assert.Equal(ProxyCommand.Local, h.Command);
+            Assert.True(h.Tlvs.IsEmpty);
+        }
+    }
+
+    [Fact]
+    public void Parse_V2LocalWithWellFormedButInvalidTlvs_IsInvalidAsUnderProxy()
+    {
+        Parse.Invalid(V2(0x20, 0x00, Tlv(0x05, new byte[129])), ProxyParseError.V2UniqueIdTooLong);
+        Parse.Invalid(V2(0x20, 0x00, Tlv(0x20, 1, 0, 0, 0)), ProxyParseError.V2BadSslTlv);
+        Parse.Invalid(V2(0x20, 0x00, Tlv(0x03, 0, 0, 0)), ProxyParseError.V2BadCrc32CTlv);
+    }
 
     [Fact]
     public void Parse_V2HeaderClaiming65535With16BytesOnly_IsInvalidHeaderTooLarge()

@@ -291,6 +291,53 @@ public class ProxyHeaderRoundTripPropertyTests
     public void Parse_RandomBytes_NeverThrowsAndStaysConsistent() =>
         GenRandomBytes.Sample(AssertTotal, iter: Iterations, threads: 1);
 
+    private static readonly byte[] DefinedFamilyTransports = [0x00, 0x11, 0x12, 0x21, 0x22, 0x31, 0x32];
+
+    [Fact]
+    public void Parse_V2ProxyWithAnyFamilyTransportByte_IsCompleteOnlyForTheSevenDefinedValues() =>
+        Gen.Select(Gen.Byte, Gen.Byte.Array[216, 260]).Sample((familyTransport, body) =>
+        {
+            byte[] header = V2(0x21, familyTransport, body);
+            ParseResult r = Parse.Run(Concat(header, Ascii("GET")));
+            if (Array.IndexOf(DefinedFamilyTransports, familyTransport) >= 0)
+            {
+                // Any body that holds the family's addresses and splits into TLVs; others are TLV errors, not family ones.
+                Assert.NotEqual(ProxyParseError.V2BadAddressFamily, r.Error);
+                Assert.NotEqual(ProxyParseError.V2BadTransport, r.Error);
+            }
+            else
+            {
+                Assert.Equal(ProxyParseStatus.Invalid, r.Status);
+                Assert.True(r.Error is ProxyParseError.V2BadAddressFamily or ProxyParseError.V2BadTransport, r.Error.ToString());
+
+                // Decided from byte 14 alone.
+                Assert.Equal(r.Error, Parse.Run(Concat(Signature, [0x21, familyTransport])).Error);
+            }
+        }, iter: Iterations, threads: 1);
+
+    [Fact]
+    public void Parse_V2LocalWithAnyFamilyAndLength_IsCompleteLocalOf16PlusLength() =>
+        Gen.Select(Gen.Byte, Gen.Byte.Array[0, 300]).Sample((familyTransport, body) =>
+        {
+            byte[] header = V2(0x20, familyTransport, body);
+            ParseResult r = Parse.Run(Concat(header, Ascii("GET")));
+
+            // Only a well-formed TLV area that fails verification (a CRC32C mismatch, a bad SSL or UNIQUE_ID TLV) refuses
+            // a LOCAL header; random bytes rarely form one, and when they do the error says so.
+            if (r.Status == ProxyParseStatus.Invalid)
+            {
+                Assert.True(
+                    r.Error is ProxyParseError.V2Crc32CMismatch or ProxyParseError.V2BadCrc32CTlv or ProxyParseError.V2BadSslTlv or ProxyParseError.V2UniqueIdTooLong,
+                    r.Error.ToString());
+                return;
+            }
+
+            Assert.Equal(ProxyParseStatus.Complete, r.Status);
+            Assert.Equal(ProxyCommand.Local, r.Header.Command);
+            Assert.Equal(16 + body.Length, r.Header.Length);
+            Assert.False(r.Header.HasIPEndPoints);
+        }, iter: Iterations, threads: 1);
+
     [Fact]
     public void Parse_ValidHeaders_AreComplete() =>
         GenValidHeader.Sample(header => Assert.Equal(header.Length, Parse.Complete(header).Length), iter: Iterations, threads: 1);

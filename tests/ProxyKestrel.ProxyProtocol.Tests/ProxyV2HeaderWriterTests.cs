@@ -72,6 +72,13 @@ public class ProxyV2HeaderWriterTests
     }
 
     [Fact]
+    public void ProxyUnix_UnspecifiedTransport_ThrowsAsSpecForbidsEmitting0x30()
+    {
+        byte[] buffer = new byte[300];
+        Assert.Throws<ArgumentOutOfRangeException>(() => ProxyV2HeaderWriter.ProxyUnix(buffer, "/a"u8, "/b"u8, ProxyTransport.Unspecified));
+    }
+
+    [Fact]
     public void ProxyUnix_PathTooLong_Throws()
     {
         byte[] buffer = new byte[300];

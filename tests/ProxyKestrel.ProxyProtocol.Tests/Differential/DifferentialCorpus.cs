@@ -237,6 +237,18 @@ public static class DifferentialCorpus
         Add("v2-local-tcp4-with-addresses-and-tlv", V2(Local, 0x11, a4, Tlv(Alpn, "h2"u8.ToArray())));
         Add("v2-local-unix-with-addresses", V2(Local, 0x31, new byte[216]));
 
+        // Spec 2.2: LOCAL ignores the family and "must use the real connection endpoints and discard the protocol
+        // block": any family byte and any length are valid, and a TLV area that does not split into TLVs is discarded.
+        Add("v2-local-family-0x4", V2(Local, 0x41, []));
+        Add("v2-local-family-0xf", V2(Local, 0xFF, a6));
+        Add("v2-local-transport-0x3", V2(Local, 0x13, a4));
+        Add("v2-local-inet-transport-unspec", V2(Local, 0x10, a4));
+        Add("v2-local-tcp4-length-0", V2(Local, 0x11, []));
+        Add("v2-local-tcp6-length-12", V2(Local, 0x21, a4));
+        Add("v2-local-unix-length-12", V2(Local, 0x31, a4));
+        Add("v2-local-tcp4-tlv-area-truncated", V2(Local, 0x11, a4, [Alpn, 0x00, 0x05, (byte)'h', (byte)'2']));
+        Add("v2-local-unspec-tlv-header-2-bytes", V2(Local, 0x00, [], [Noop, 0x00]));
+
         Add("v2-tcp4-basic", V2(Proxy, 0x11, a4));
         Add("v2-tcp4-ports-0", V2(Proxy, 0x11, Inet4([1, 2, 3, 4], [5, 6, 7, 8], 0, 0)));
         Add("v2-tcp4-ports-65535", V2(Proxy, 0x11, Inet4([255, 255, 255, 255], [0, 0, 0, 0], 65535, 65535)));
@@ -319,12 +331,10 @@ public static class DifferentialCorpus
             Add($"v2-tcp6-random-{i}", V2(Proxy, 0x21, Inet6Bytes(s, d, (ushort)random.Next(65536), (ushort)random.Next(65536))));
         }
 
-        // Spec-valid but not relayed as TCP: UNSPEC, UDP, UNIX and the UNSPEC transport.
+        // Spec-valid but not relayed as TCP: UNSPEC, UDP and UNIX.
         Add("v2-proxy-unspec-empty", V2(Proxy, 0x00, []));
         Add("v2-proxy-udp4", V2(Proxy, 0x12, a4));
         Add("v2-proxy-udp6", V2(Proxy, 0x22, a6));
-        Add("v2-proxy-inet-transport-unspec", V2(Proxy, 0x10, a4));
-        Add("v2-proxy-inet6-transport-unspec", V2(Proxy, 0x20, a6));
         Add("v2-proxy-unix-stream", V2(Proxy, 0x31, UnixPaths("/run/a.sock", "/run/b.sock")));
         Add("v2-proxy-unix-dgram", V2(Proxy, 0x32, UnixPaths("/run/a.sock", "/run/b.sock")));
 
@@ -360,16 +370,18 @@ public static class DifferentialCorpus
             Add($"v2-proxy-transport-0x{transport:X}", V2(Proxy, (byte)(0x10 | transport), a4));
         }
 
-        Add("v2-local-family-0x4", V2(Local, 0x41, []));
-        Add("v2-local-transport-0x3", V2(Local, 0x13, a4));
+        // Spec 2.2: only 0x00, 0x11, 0x12, 0x21, 0x22, 0x31 and 0x32 are defined; each nibble of these is valid alone.
+        Add("v2-proxy-unspec-transport-stream", V2(Proxy, 0x01, a4));
+        Add("v2-proxy-unspec-transport-dgram", V2(Proxy, 0x02, a4));
+        Add("v2-proxy-inet-transport-unspec", V2(Proxy, 0x10, a4));
+        Add("v2-proxy-inet6-transport-unspec", V2(Proxy, 0x20, a6));
+        Add("v2-proxy-unix-transport-unspec", V2(Proxy, 0x30, UnixPaths("/run/a.sock", "/run/b.sock")));
 
         Add("v2-tcp4-length-11", V2(Proxy, 0x11, a4[..11]));
         Add("v2-tcp4-length-0", V2(Proxy, 0x11, []));
         Add("v2-tcp6-length-35", V2(Proxy, 0x21, a6[..35]));
         Add("v2-tcp6-length-12", V2(Proxy, 0x21, a4));
         Add("v2-unix-length-215", V2(Proxy, 0x31, new byte[215]));
-        Add("v2-local-tcp4-length-0", V2(Local, 0x11, []));
-        Add("v2-local-tcp6-length-12", V2(Local, 0x21, a4));
 
         Add("v2-tcp4-tlv-value-past-end", V2(Proxy, 0x11, a4, [Alpn, 0x00, 0x05, (byte)'h', (byte)'2']));
         Add("v2-tcp4-tlv-length-0xffff", V2(Proxy, 0x11, a4, [Noop, 0xFF, 0xFF, 0x00]));

@@ -28,12 +28,6 @@ public static class DocumentedDifferences
     private const string V2NotRelayed =
         "HAProxy 2.6 only decodes PROXY with TCP4 (0x11) / TCP6 (0x21); for any other family it starts TLV parsing at offset 0 (the signature), which fails";
 
-    private const string V2LocalFamily =
-        "spec 2.2 says unassigned family/transport values must be rejected, but also that LOCAL ignores the family; ours rejects, HAProxy 2.6 ignores everything after the fixed part for LOCAL";
-
-    private const string V2LocalLength =
-        "ours requires a LOCAL header's length to hold its family's address block; HAProxy 2.6 ignores the family for LOCAL (spec 2.2: 'discard the protocol block including the family which is ignored')";
-
     private const string V2Ssl =
         "spec 2.2.6: PP2_TYPE_SSL is at least 5 bytes (client, verify) followed by sub-TLVs; ours validates that, HAProxy 2.6 does not look inside the SSL TLV on receipt";
 
@@ -65,14 +59,8 @@ public static class DocumentedDifferences
         ["v2-proxy-unspec-empty"] = new("accepted real", "rejected", V2NotRelayed),
         ["v2-proxy-udp4"] = new("accepted 1.2.3.4 1 5.6.7.8 2", "rejected", V2NotRelayed),
         ["v2-proxy-udp6"] = new("accepted 2001:db8::1 443 2001:db8::2 8443", "rejected", V2NotRelayed),
-        ["v2-proxy-inet-transport-unspec"] = new("accepted real", "rejected", V2NotRelayed),
-        ["v2-proxy-inet6-transport-unspec"] = new("accepted real", "rejected", V2NotRelayed),
         ["v2-proxy-unix-stream"] = new("accepted real", "rejected", V2NotRelayed),
         ["v2-proxy-unix-dgram"] = new("accepted real", "rejected", V2NotRelayed),
-        ["v2-local-family-0x4"] = new("rejected", "accepted real", V2LocalFamily),
-        ["v2-local-transport-0x3"] = new("rejected", "accepted real", V2LocalFamily),
-        ["v2-local-tcp4-length-0"] = new("rejected", "accepted real", V2LocalLength),
-        ["v2-local-tcp6-length-12"] = new("rejected", "accepted real", V2LocalLength),
         ["v2-tcp4-crc32c-twice-chained"] = new("rejected", "accepted 1.2.3.4 1 5.6.7.8 2", "ours allows at most one CRC32C TLV (spec 2.2.3 defines one checksum); HAProxy checks each CRC32C TLV in turn after zeroing it, so a chained pair passes"),
         ["v2-local-crc32c-wrong"] = new("rejected", "accepted real", "HAProxy 2.6 parses no TLVs for LOCAL (fixed in 3.0, commit 8b72270e9), so it never checks the CRC32C; ours verifies it (spec 2.2.3)"),
         ["v2-tcp4-ssl-length-4"] = new("rejected", "accepted 1.2.3.4 1 5.6.7.8 2", V2Ssl),
