@@ -53,21 +53,32 @@ internal sealed class ProxyProtocolConnectionMiddleware
 
         long started = _timeProvider.GetTimestamp();
         HeaderOutcome outcome = await ReadHeaderAsync(context, started).ConfigureAwait(false);
-        if (outcome == HeaderOutcome.Rejected)
+        switch (outcome)
         {
-            context.Abort(new ConnectionAbortedException("Invalid or missing PROXY protocol header."));
-            return;
-        }
+            case HeaderOutcome.Rejected:
+                context.Abort(new ConnectionAbortedException("Invalid or missing PROXY protocol header."));
+                return;
+            case HeaderOutcome.PassOnAfterFin:
+                // The client half-closed behind its header: what it sent before the FIN is served before the close.
+                await using (var halfClosed = new HalfClosedConnectionContext(context))
+                {
+                    await _next(halfClosed).ConfigureAwait(false);
+                }
 
-        await _next(context).ConfigureAwait(false);
+                return;
+            default:
+                await _next(context).ConfigureAwait(false);
+                return;
+        }
     }
 
     private async Task<HeaderOutcome> ReadHeaderAsync(ConnectionContext context, long started)
     {
+        // Only the pipe tells when the client is done: a FIN completes it after the bytes sent before it, which are
+        // parsed like any others; ConnectionClosed, which Kestrel fires on that FIN, is not watched here (cancelling the
+        // read on it dropped complete headers still in the pipe).
         PipeReader input = context.Transport.Input;
         using var timeout = new CancellationTokenSource(_settings.HeaderTimeout, _timeProvider);
-        using CancellationTokenRegistration closed = context.ConnectionClosed.Register(
-            static state => ((CancellationTokenSource)state!).Cancel(), timeout);
         long received = 0;
         while (true)
         {
@@ -78,17 +89,15 @@ internal sealed class ProxyProtocolConnectionMiddleware
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested)
             {
-                if (context.ConnectionClosed.IsCancellationRequested)
-                {
-                    ProxyProtocolLog.ClosedBeforeHeader(_logger, context.ConnectionId, context.RemoteEndPoint, received);
-                    _metrics.Rejected("closed_before_header", _timeProvider.GetElapsedTime(started));
-                }
-                else
-                {
-                    ProxyProtocolLog.HeaderTimeout(_logger, context.ConnectionId, context.RemoteEndPoint, _settings.HeaderTimeout, received);
-                    _metrics.Rejected("timeout", _timeProvider.GetElapsedTime(started));
-                }
-
+                ProxyProtocolLog.HeaderTimeout(_logger, context.ConnectionId, context.RemoteEndPoint, _settings.HeaderTimeout, received);
+                _metrics.Rejected("timeout", _timeProvider.GetElapsedTime(started));
+                return HeaderOutcome.Rejected;
+            }
+            catch (Exception e) when (e is IOException or ConnectionAbortedException)
+            {
+                // Reset by the client, or aborted by the server (shutdown) before a complete header.
+                ProxyProtocolLog.ClosedBeforeHeader(_logger, context.ConnectionId, context.RemoteEndPoint, received);
+                _metrics.Rejected("closed_before_header", _timeProvider.GetElapsedTime(started));
                 return HeaderOutcome.Rejected;
             }
 
@@ -99,14 +108,14 @@ internal sealed class ProxyProtocolConnectionMiddleware
                 case ProxyReceiveStatus.Accepted:
                     Accept(context, header, started);
                     input.AdvanceTo(buffer.GetPosition(header.Length));
-                    return HeaderOutcome.Accepted;
+                    return PassOn(context, read);
 
                 case ProxyReceiveStatus.NoHeader:
                     // Optional mode: the first bytes cannot start a header, so there is none. Consume nothing.
                     input.AdvanceTo(buffer.Start);
                     ProxyProtocolLog.NoHeaderOptional(_logger, context.ConnectionId, context.RemoteEndPoint);
                     _metrics.Passthrough("no_header");
-                    return HeaderOutcome.NoHeader;
+                    return PassOn(context, read);
 
                 case ProxyReceiveStatus.Rejected when error == ProxyParseError.None:
                     input.AdvanceTo(buffer.Start, buffer.End);
@@ -142,10 +151,18 @@ internal sealed class ProxyProtocolConnectionMiddleware
     }
 
 
+    private static HeaderOutcome PassOn(ConnectionContext context, in ReadResult read) =>
+        read.IsCompleted || context.ConnectionClosed.IsCancellationRequested ? HeaderOutcome.PassOnAfterFin : HeaderOutcome.PassOn;
+
     private enum HeaderOutcome
     {
-        Accepted,
-        NoHeader,
+        /// <summary>Closed without writing: invalid, timed out, untrusted, or closed before a complete header.</summary>
         Rejected,
+
+        /// <summary>A header was accepted (or, in Optional mode, there is none): on to the next middleware.</summary>
+        PassOn,
+
+        /// <summary>As <see cref="PassOn"/>, and the client has already half-closed.</summary>
+        PassOnAfterFin,
     }
 }
