@@ -16,7 +16,9 @@ public static class ProxyProtocolApplicationBuilderExtensions
     /// Reads a PROXY protocol header at the start of every connection on every Kestrel endpoint (including those
     /// from <c>--urls</c>, <c>ASPNETCORE_URLS</c> and the <c>Kestrel:Endpoints</c> configuration), with the options of
     /// the <c>ProxyProtocol</c> configuration section. Fails with a clear message when the server is not Kestrel or
-    /// the options are invalid (every error listed).
+    /// the options are invalid (every error listed), and when an endpoint would not read headers: one created in code
+    /// without the middleware, one left without it by a later <c>ConfigureEndpointDefaults</c> call, or one with
+    /// HTTP/3 enabled (see <c>ProxyProtocol:AllowUncheckedHttp3</c>); the message names the endpoint and the fix.
     /// </summary>
     public static IApplicationBuilder UseProxyProtocol(this IApplicationBuilder app)
     {
@@ -34,35 +36,22 @@ public static class ProxyProtocolApplicationBuilderExtensions
         ProxyProtocolReceiver settings = ProxyProtocolServices.ResolveSettings(services, configure: null);
         KestrelServerOptions kestrel = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value;
         ProxyProtocolActivation? activation = services.GetService<ProxyProtocolActivation>();
-        if (activation is null)
+        bool servicesAdded = activation is not null;
+        if (activation is null && !Activations.TryGetValue(kestrel, out activation))
         {
             // AddProxyProtocol() was not called: install the endpoint defaults now. Endpoints bound at start
             // (--urls, ASPNETCORE_URLS, Kestrel:Endpoints) get the middleware; those already created in code cannot.
-            if (Activations.TryGetValue(kestrel, out activation))
-            {
-                activation.Activate(settings);
-                return app;
-            }
-
             activation = new ProxyProtocolActivation();
             Activations.Add(kestrel, activation);
             if (!ProxyProtocolKestrelSetup.Install(kestrel, activation))
             {
-                throw new InvalidOperationException(
-                    "UseProxyProtocol() could not reach Kestrel's endpoint defaults. Call builder.Services.AddProxyProtocol() before Build().");
-            }
-
-            foreach (ListenOptions endpoint in ProxyProtocolKestrelSetup.CodeBackedEndpoints(kestrel))
-            {
-                if (!ProxyProtocolEndpoint.IsConfigured(endpoint))
-                {
-                    throw new InvalidOperationException(
-                        $"The Kestrel endpoint {endpoint} was configured in code before UseProxyProtocol() ran, so it cannot read PROXY headers. "
-                        + "Call builder.Services.AddProxyProtocol() before Build(), or call listenOptions.UseProxyProtocol() on that endpoint before UseHttps().");
-                }
+                throw new InvalidOperationException(ProxyProtocolKestrelInternals.DescribeMissing(ProxyProtocolKestrelInternals.MissingMembers()));
             }
         }
 
+        // Every endpoint must run the middleware: fail now for those created in code, at start (before binding) for
+        // those Kestrel creates then.
+        ProxyProtocolEndpointCoverage.Ensure(kestrel, servicesAdded);
         activation.Activate(settings);
         return app;
     }

@@ -1,4 +1,4 @@
-using System.Reflection;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
@@ -11,8 +11,7 @@ namespace ProxyKestrel.AspNetCore;
 /// </summary>
 internal sealed class ProxyProtocolKestrelSetup : IConfigureOptions<KestrelServerOptions>
 {
-    private static readonly PropertyInfo? EndpointDefaultsProperty =
-        typeof(KestrelServerOptions).GetProperty("EndpointDefaults", BindingFlags.Instance | BindingFlags.NonPublic);
+    private static readonly ConditionalWeakTable<KestrelServerOptions, Action<ListenOptions>> Installed = [];
 
     private readonly ProxyProtocolActivation _activation;
 
@@ -20,27 +19,32 @@ internal sealed class ProxyProtocolKestrelSetup : IConfigureOptions<KestrelServe
 
     public void Configure(KestrelServerOptions options) => Install(options, _activation);
 
-    /// <summary>Chains our endpoint default in front of whatever defaults are already set.</summary>
+    /// <summary>
+    /// Chains our endpoint default in front of whatever defaults are already set. False when this Kestrel lacks the
+    /// members needed (<see cref="ProxyProtocolKestrelInternals.MissingMembers"/>); app-wide mode then refuses to start.
+    /// </summary>
     public static bool Install(KestrelServerOptions options, ProxyProtocolActivation activation)
     {
-        Action<ListenOptions>? previous = EndpointDefaultsProperty?.GetValue(options) as Action<ListenOptions>;
-        if (EndpointDefaultsProperty is null)
+        if (ProxyProtocolKestrelInternals.MissingMembers().Count > 0)
         {
             return false;
         }
 
-        options.ConfigureEndpointDefaults(listenOptions =>
+        Action<ListenOptions>? previous = ProxyProtocolKestrelInternals.GetEndpointDefaults(options);
+        Action<ListenOptions> defaults = listenOptions =>
         {
             ProxyProtocolEndpoint.GetOrAdd(listenOptions, activation);
             previous?.Invoke(listenOptions);
-        });
+        };
+        options.ConfigureEndpointDefaults(defaults);
+        SetInstalled(options, defaults);
         return true;
     }
 
-    /// <summary>Endpoints created in code (<c>options.Listen(...)</c>) before our defaults were installed, if they can be seen.</summary>
-    public static IEnumerable<ListenOptions> CodeBackedEndpoints(KestrelServerOptions options)
-    {
-        PropertyInfo? property = typeof(KestrelServerOptions).GetProperty("CodeBackedListenOptions", BindingFlags.Instance | BindingFlags.NonPublic);
-        return property?.GetValue(options) as IEnumerable<ListenOptions> ?? [];
-    }
+    /// <summary>The endpoint defaults we set last on <paramref name="options"/>, if any.</summary>
+    public static bool TryGetInstalled(KestrelServerOptions options, out Action<ListenOptions>? defaults) =>
+        Installed.TryGetValue(options, out defaults);
+
+    public static void SetInstalled(KestrelServerOptions options, Action<ListenOptions> defaults) =>
+        Installed.AddOrUpdate(options, defaults);
 }

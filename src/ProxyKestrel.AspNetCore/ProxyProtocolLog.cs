@@ -33,4 +33,8 @@ internal static partial class ProxyProtocolLog
     [LoggerMessage(EventId = 7, EventName = "NoHeaderOptional", Level = LogLevel.Debug,
         Message = "Connection {ConnectionId} from {ProxyEndPoint} sent no PROXY header (Mode is Optional): real endpoints kept.")]
     public static partial void NoHeaderOptional(ILogger logger, string connectionId, EndPoint? proxyEndPoint);
+
+    [LoggerMessage(EventId = 8, EventName = "Http3Unchecked", Level = LogLevel.Warning,
+        Message = "Kestrel endpoint {Endpoint} has HTTP/3 in its Protocols ({Protocols}) and ProxyProtocol:AllowUncheckedHttp3 is true: its HTTP/3 (QUIC) connections are served without a PROXY header and without the TrustedNetworks check.")]
+    public static partial void Http3Unchecked(ILogger logger, string endpoint, Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols protocols);
 }

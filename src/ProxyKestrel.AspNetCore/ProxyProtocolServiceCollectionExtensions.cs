@@ -13,8 +13,9 @@ public static class ProxyProtocolServiceCollectionExtensions
 {
     /// <summary>
     /// Binds <see cref="ProxyProtocolOptions"/> from the <c>ProxyProtocol</c> configuration section (then
-    /// <paramref name="configure"/>), validates them on start with every error listed, and prepares every Kestrel
-    /// endpoint so that <c>app.UseProxyProtocol()</c> can switch header reading on.
+    /// <paramref name="configure"/>), and <see cref="ProxyProtocolKestrelOptions"/> from the same section, validates
+    /// them on start with every error listed, and prepares every Kestrel endpoint so that <c>app.UseProxyProtocol()</c>
+    /// can switch header reading on.
     /// </summary>
     public static IServiceCollection AddProxyProtocol(this IServiceCollection services, Action<ProxyProtocolOptions>? configure = null)
     {
@@ -28,6 +29,8 @@ public static class ProxyProtocolServiceCollectionExtensions
             services.AddOptions<ProxyProtocolOptions>().ValidateOnStart();
             services.AddSingleton<IConfigureOptions<ProxyProtocolOptions>>(sp =>
                 new ConfigureFromConfiguration(sp.GetService<IConfiguration>(), sp.GetRequiredService<ProxyProtocolBindingErrors>()));
+            services.AddSingleton<IConfigureOptions<ProxyProtocolKestrelOptions>>(sp =>
+                new ConfigureKestrelFromConfiguration(sp.GetService<IConfiguration>()));
             services.AddSingleton<IValidateOptions<ProxyProtocolOptions>>(sp =>
                 new ProxyProtocolOptionsValidator(sp.GetRequiredService<ProxyProtocolBindingErrors>()));
 
@@ -41,6 +44,17 @@ public static class ProxyProtocolServiceCollectionExtensions
         }
 
         return services;
+    }
+
+    private sealed class ConfigureKestrelFromConfiguration(IConfiguration? configuration) : IConfigureOptions<ProxyProtocolKestrelOptions>
+    {
+        public void Configure(ProxyProtocolKestrelOptions options)
+        {
+            if (configuration is not null)
+            {
+                ProxyProtocolOptionsBinder.Bind(configuration.GetSection(ProxyProtocolOptions.SectionName), options);
+            }
+        }
     }
 
     private sealed class ConfigureFromConfiguration(IConfiguration? configuration, ProxyProtocolBindingErrors bindingErrors)

@@ -47,6 +47,28 @@ internal static class ProxyProtocolServices
         return receiver!;
     }
 
+    /// <summary>
+    /// The Kestrel-only options: from <c>AddProxyProtocol</c> (the <c>ProxyProtocol</c> section, then
+    /// <c>Configure&lt;ProxyProtocolKestrelOptions&gt;</c>), or else code settings with the section bound over them.
+    /// A bad value in the section is reported with the other options' errors.
+    /// </summary>
+    public static ProxyProtocolKestrelOptions ResolveKestrelOptions(IServiceProvider services)
+    {
+        ProxyProtocolKestrelOptions configured = services.GetService<IOptions<ProxyProtocolKestrelOptions>>()?.Value ?? new ProxyProtocolKestrelOptions();
+        if (services.GetService<ProxyProtocolMarker>() is not null)
+        {
+            return configured;
+        }
+
+        var options = new ProxyProtocolKestrelOptions { AllowUncheckedHttp3 = configured.AllowUncheckedHttp3 };
+        if (services.GetService<IConfiguration>() is { } configuration)
+        {
+            ProxyProtocolOptionsBinder.Bind(configuration.GetSection(ProxyProtocolOptions.SectionName), options);
+        }
+
+        return options;
+    }
+
     public static ProxyProtocolMetrics GetMetrics(IServiceProvider services) =>
         services.GetService<ProxyProtocolMetrics>() ?? FallbackMetrics.Value;
 }

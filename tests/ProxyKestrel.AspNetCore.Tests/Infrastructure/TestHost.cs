@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -37,7 +38,9 @@ public sealed class TestHost : IAsyncDisposable
     /// Starts an application. Without <paramref name="kestrel"/> it listens on 127.0.0.1:0; with
     /// <paramref name="addProxyProtocol"/> it calls <c>AddProxyProtocol(configure)</c>; with
     /// <paramref name="useProxyProtocol"/>, <c>app.UseProxyProtocol()</c>; with <paramref name="logger"/>, that provider
-    /// receives every log entry (all levels).
+    /// receives every log entry (all levels); <paramref name="urls"/> are bound as <c>--urls</c> would be (also
+    /// with <paramref name="kestrel"/>); <paramref name="settings"/> are added to the configuration (e.g.
+    /// <c>ProxyProtocol:Mode</c>).
     /// </summary>
     public static async Task<TestHost> StartAsync(
         Action<ProxyProtocolOptions>? configure = null,
@@ -45,9 +48,16 @@ public sealed class TestHost : IAsyncDisposable
         bool addProxyProtocol = true,
         bool useProxyProtocol = true,
         FakeTimeProvider? time = null,
-        CapturingLoggerProvider? logger = null)
+        CapturingLoggerProvider? logger = null,
+        string? urls = null,
+        IReadOnlyDictionary<string, string?>? settings = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder();
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
         builder.Logging.ClearProviders();
         if (logger is not null)
         {
@@ -57,11 +67,12 @@ public sealed class TestHost : IAsyncDisposable
             builder.Logging.AddFilter<CapturingLoggerProvider>(null, LogLevel.Trace);
         }
 
-        if (kestrel is null)
+        if (urls is not null || kestrel is null)
         {
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.WebHost.UseUrls(urls ?? "http://127.0.0.1:0");
         }
-        else
+
+        if (kestrel is not null)
         {
             builder.WebHost.ConfigureKestrel(kestrel);
         }
@@ -77,14 +88,14 @@ public sealed class TestHost : IAsyncDisposable
         }
 
         WebApplication app = builder.Build();
-        if (useProxyProtocol)
-        {
-            app.UseProxyProtocol();
-        }
-
-        app.MapGet("/", Report);
         try
         {
+            if (useProxyProtocol)
+            {
+                app.UseProxyProtocol();
+            }
+
+            app.MapGet("/", Report);
             await app.StartAsync();
         }
         catch
