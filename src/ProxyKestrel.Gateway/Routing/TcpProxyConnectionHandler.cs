@@ -69,14 +69,13 @@ internal sealed class TcpProxyConnectionHandler
 
         if (route.Receiver is { } receiver)
         {
-            (string? rejection, held, upstream, hasUpstream) = await ReadUpstreamHeaderAsync(connection, route, receiver, abort).ConfigureAwait(false);
+            (string? rejection, held, upstream, hasUpstream, holding) = await ReadUpstreamHeaderAsync(connection, route, receiver, abort).ConfigureAwait(false);
             if (rejection is not null)
             {
                 connection.Abort();
                 return (rejection, 0, 0);
             }
 
-            holding = true;
             if (hasUpstream && upstream.HasIPEndPoints)
             {
                 client = upstream.GetSourceEndPoint();
@@ -85,7 +84,7 @@ internal sealed class TcpProxyConnectionHandler
 
             if (!TcpConnectionSteps.IsAllowedAfterHeader(route, client, _logger))
             {
-                input.AdvanceTo(held.Start);
+                ReleaseHeld(input, held, holding, 0);
                 connection.Abort();
                 return ("client_not_allowed", 0, 0);
             }
@@ -205,7 +204,12 @@ internal sealed class TcpProxyConnectionHandler
         }
     }
 
-    private async Task<(string? Rejection, ReadOnlySequence<byte> Held, ProxyHeader Header, bool HasHeader)> ReadUpstreamHeaderAsync(
+    /// <summary>
+    /// The upstream header step. Holding: the returned buffer is read and not yet consumed (a trusted peer's header
+    /// and what came with it). An untrusted peer let through is not read from at all: the backend is dialled at once,
+    /// so a server-speaks-first backend's banner reaches a client that waits for it.
+    /// </summary>
+    private async Task<(string? Rejection, ReadOnlySequence<byte> Held, ProxyHeader Header, bool HasHeader, bool Holding)> ReadUpstreamHeaderAsync(
         ConnectionContext connection, TcpRoute route, ProxyProtocolReceiver receiver, CancellationToken abort)
     {
         EndPoint? peer = connection.RemoteEndPoint;
@@ -213,12 +217,11 @@ internal sealed class TcpProxyConnectionHandler
         {
             if (receiver.UntrustedPeers == UntrustedPeerBehavior.Passthrough)
             {
-                ReadResult first = await connection.Transport.Input.ReadAsync(abort).ConfigureAwait(false);
-                return (null, first.Buffer, default, false);
+                return (null, default, default, false, false);
             }
 
             TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.UntrustedPeer);
-            return ("untrusted_peer", default, default, false);
+            return ("untrusted_peer", default, default, false, false);
         }
 
         PipeReader input = connection.Transport.Input;
@@ -234,20 +237,20 @@ internal sealed class TcpProxyConnectionHandler
             catch (OperationCanceledException)
             {
                 TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
-                return ("header_timeout", default, default, false);
+                return ("header_timeout", default, default, false, false);
             }
 
             ReadOnlySequence<byte> buffer = read.Buffer;
             switch (receiver.Evaluate(buffer, read.IsCompleted || read.IsCanceled, out ProxyHeader header, out ProxyParseError error))
             {
                 case ProxyReceiveStatus.Accepted:
-                    return (null, buffer, header, true);
+                    return (null, buffer, header, true, true);
                 case ProxyReceiveStatus.NoHeader:
-                    return (null, buffer, default, false);
+                    return (null, buffer, default, false, true);
                 case ProxyReceiveStatus.Rejected:
                     input.AdvanceTo(buffer.Start, buffer.End);
                     TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(error));
-                    return ("header_rejected", default, default, false);
+                    return ("header_rejected", default, default, false, false);
                 default:
                     input.AdvanceTo(buffer.Start, buffer.End);
                     break;
