@@ -50,6 +50,13 @@ internal sealed class TcpProxyConnectionHandler
         {
             (result, up, down) = await RelayAsync(connection, route, abort).ConfigureAwait(false);
         }
+        catch (Exception e) when (IsConnectionEnd(e))
+        {
+            // Before the relay (SNI peek, connect): killed by a drain timeout, or the client reset; as the epoll
+            // transport counts it.
+            result = abort.IsCancellationRequested ? "aborted" : "reset";
+            connection.Abort();
+        }
         finally
         {
             route.Exit();
@@ -104,7 +111,7 @@ internal sealed class TcpProxyConnectionHandler
         {
             // Authority from the client's TLS ClientHello (SNI): wait for its first bytes, up to ConnectTimeout.
             int skip = hasUpstream ? upstream.Length : 0;
-            (serverName, held) = await PeekServerNameAsync(input, held, holding, skip, route.Config.ConnectTimeout).ConfigureAwait(false);
+            (serverName, held) = await PeekServerNameAsync(input, held, holding, skip, route.Config.ConnectTimeout, abort).ConfigureAwait(false);
             holding = true;
             if (hasUpstream)
             {
@@ -168,15 +175,16 @@ internal sealed class TcpProxyConnectionHandler
     /// <summary>
     /// Reads until the client's first TLS record is complete (or it is clearly not TLS, or <paramref name="wait"/>
     /// passes) and returns the SNI server name, if any. Nothing is consumed: the returned buffer is still held.
+    /// <paramref name="abort"/> (a drain timeout) ends the wait with <see cref="OperationCanceledException"/>.
     /// </summary>
     private async Task<(string? ServerName, ReadOnlySequence<byte> Held)> PeekServerNameAsync(
-        PipeReader input, ReadOnlySequence<byte> held, bool holding, int skip, TimeSpan wait)
+        PipeReader input, ReadOnlySequence<byte> held, bool holding, int skip, TimeSpan wait, CancellationToken abort)
     {
         using ITimer timer = _timeProvider.CreateTimer(static state => ((PipeReader)state!).CancelPendingRead(), input, wait, Timeout.InfiniteTimeSpan);
         bool ended = false;
         if (!holding)
         {
-            ReadResult first = await input.ReadAsync().ConfigureAwait(false);
+            ReadResult first = await input.ReadAsync(abort).ConfigureAwait(false);
             held = first.Buffer;
             ended = first.IsCompleted || first.IsCanceled;
         }
@@ -190,11 +198,14 @@ internal sealed class TcpProxyConnectionHandler
             }
 
             input.AdvanceTo(held.Start, held.End);
-            ReadResult read = await input.ReadAsync().ConfigureAwait(false);
+            ReadResult read = await input.ReadAsync(abort).ConfigureAwait(false);
             held = read.Buffer;
             ended = read.IsCompleted || read.IsCanceled;
         }
     }
+
+    private static bool IsConnectionEnd(Exception e) =>
+        e is OperationCanceledException or IOException or SocketException or ObjectDisposedException;
 
     private static void ReleaseHeld(PipeReader input, ReadOnlySequence<byte> held, bool holding, int headerLength)
     {
@@ -234,10 +245,22 @@ internal sealed class TcpProxyConnectionHandler
             {
                 read = await input.ReadAsync(linked.Token).ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (abort.IsCancellationRequested)
+            {
+                // Killed by a drain timeout while waiting: not the peer's fault.
+                return ("aborted", default, default, false, false);
+            }
             catch (OperationCanceledException)
             {
                 TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
                 return ("header_timeout", default, default, false, false);
+            }
+            catch (IOException)
+            {
+                // The peer reset (ConnectionResetException) before its header was complete: as a close, as the epoll
+                // transport reads it.
+                TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(ProxyParseError.None));
+                return ("header_rejected", default, default, false, false);
             }
 
             ReadOnlySequence<byte> buffer = read.Buffer;
