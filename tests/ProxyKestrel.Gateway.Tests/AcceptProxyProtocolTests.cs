@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
@@ -54,5 +55,45 @@ public class AcceptProxyProtocolTests
         await Net.AssertRefusedAsync(gateway.EndPointOf("r1"), "127.0.0.9", UpstreamHeader());
         await Task.Delay(100);
         Assert.Empty(backend.Connections);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_TrustedSenderClosesMidHeader_CountedHeaderRejectedAndBackendNeverContacted(bool reset)
+    {
+        var logs = new ListLoggerProvider();
+        await using var backend = new ProxyBackend();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(GatewayRelayTests.Config(backend.Address, "v2", Route, "passthrough"), logger: logs);
+        using var measurements = GatewayMeasurements.Start(gateway);
+        using (var client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.1"))
+        {
+            await Net.WaitUntilAsync(() => measurements.Active("r1") == 1, "the connection counted open");
+            await Net.SendAllAsync(client, UpstreamHeader().AsMemory(0, 20));
+            if (reset)
+            {
+                client.LingerState = new LingerOption(true, 0);
+            }
+        }
+
+        await Net.WaitUntilAsync(() => measurements.Results("r1").Count == 1, "the connection counted closed");
+        Assert.Equal(["header_rejected"], measurements.Results("r1"));
+        Assert.Contains(logs.Entries, e => e.EventId.Name == "HeaderRejected" && e.Message.Contains("closed before a complete header", StringComparison.Ordinal));
+        Assert.Empty(backend.Connections);
+    }
+
+    [Fact]
+    public async Task Relay_OptionalModeTrustedPeerSendsNoHeader_RelayedAsItselfWithNothingConsumed()
+    {
+        await using var backend = new ProxyBackend();
+        const string optional = """, "AcceptProxyProtocol": { "TrustedNetworks": ["127.0.0.1/32"], "Mode": "Optional" }""";
+        await using GatewayHost gateway = await GatewayHost.StartAsync(GatewayRelayTests.Config(backend.Address, "v2", optional));
+        using var client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.1");
+
+        await Net.AssertEchoAsync(client, "EHLO example\r\n");
+
+        BackendConnection seen = await backend.WaitForConnectionAsync();
+        Assert.Equal(IPAddress.Loopback, seen.Source!.Address);
+        Assert.Equal(((IPEndPoint)client.LocalEndPoint!).Port, seen.Source.Port);
     }
 }

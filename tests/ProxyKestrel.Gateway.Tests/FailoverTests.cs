@@ -47,12 +47,18 @@ public class FailoverTests
     [Fact]
     public async Task Connect_AllDestinationsDown_ClientClosedWithoutData()
     {
+        var logs = new ListLoggerProvider();
         await using GatewayHost gateway = await GatewayHost.StartAsync(
-            Config($"tcp://127.0.0.1:{Net.ClosedPort()}", $"tcp://127.0.0.1:{Net.ClosedPort()}"));
+            Config($"tcp://127.0.0.1:{Net.ClosedPort()}", $"tcp://127.0.0.1:{Net.ClosedPort()}"), logger: logs);
+        using var measurements = GatewayMeasurements.Start(gateway);
 
         await Net.AssertRefusedAsync(gateway.EndPointOf("r1"), "127.0.0.16");
 
         // A second client (both destinations now marked unhealthy) is closed as well.
         await Net.AssertRefusedAsync(gateway.EndPointOf("r1"), "127.0.0.16");
+        await Net.WaitUntilAsync(() => measurements.Results("r1").Count == 2, "both connections counted closed");
+        Assert.Equal(["no_destination", "no_destination"], measurements.Results("r1"));
+        Assert.Equal(2, logs.Entries.Count(e => e.EventId.Name == "NoDestination"));
+        Assert.Equal(4, logs.Entries.Count(e => e.EventId.Name == "DestinationConnectFailed"));
     }
 }

@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests;
@@ -77,5 +79,41 @@ public class HalfCloseTests
         client.Shutdown(SocketShutdown.Send);
 
         Assert.Equal("still talking", await backend.WaitAsync(Net.Timeout));
+    }
+
+    [Fact]
+    public async Task Relay_ClientSendsAndHalfClosesBeforeBackendConnects_BackendGetsDataThenEofAndClientGetsEcho()
+    {
+        // The first destination never answers: the client's data and FIN are in before the gateway gives up on it
+        // (ConnectTimeout, on the fake clock) and connects to the second, which must still get both, in order.
+        var time = new FakeTimeProvider();
+        using var silent = SilentDestination.Create();
+        await using var backend = new ProxyBackend();
+        string json = $$"""
+            {
+              "ReverseProxy": { "Clusters": { "c1": {
+                "LoadBalancingPolicy": "FirstAlphabetical",
+                "Metadata": { "ProxyProtocol": "v2" },
+                "Destinations": { "a-silent": { "Address": "tcp://{{silent.EndPoint}}" }, "b-live": { "Address": "{{backend.Address}}" } } } } },
+              "TcpProxy": { "Routes": { "r1": { "Listen": "127.0.0.1:0", "ClusterId": "c1", "ConnectTimeout": "00:00:02" } } }
+            }
+            """;
+        await using GatewayHost gateway = await GatewayHost.StartAsync(json, services => services.AddSingleton<TimeProvider>(time));
+        using var measurements = GatewayMeasurements.Start(gateway);
+        using var client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.44");
+        // Counted open right before the first connect starts its timeout: the clock moves only after.
+        await Net.WaitUntilAsync(() => measurements.Active("r1") == 1, "the connection counted open");
+
+        byte[] data = Encoding.ASCII.GetBytes("DATA sent before any backend\r\n");
+        await Net.SendAllAsync(client, data);
+        client.Shutdown(SocketShutdown.Send);
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(data, await Net.ReceiveExactlyAsync(client, data.Length));
+        await Net.AssertEofAsync(client);
+        BackendConnection seen = await backend.WaitForConnectionAsync();
+        Assert.Equal(IPAddress.Parse("127.0.0.44"), seen.Source!.Address);
+        await Net.WaitUntilAsync(() => measurements.Results("r1").Count == 1, "the connection counted closed");
+        Assert.Equal(["completed"], measurements.Results("r1"));
     }
 }

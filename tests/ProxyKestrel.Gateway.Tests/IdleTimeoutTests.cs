@@ -14,6 +14,7 @@ public class IdleTimeoutTests
         await using GatewayHost gateway = await GatewayHost.StartAsync(
             GatewayRelayTests.Config(backend.Address, "v2", extraRoute: ", \"IdleTimeout\": \"00:00:02\""),
             services => services.AddSingleton<TimeProvider>(time));
+        using var measurements = GatewayMeasurements.Start(gateway);
         using var client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.13");
         await Net.AssertEchoAsync(client, "ping");
         await backend.WaitForConnectionAsync();
@@ -24,6 +25,8 @@ public class IdleTimeoutTests
 
         await Net.AssertClosedAsync(client, TimeSpan.FromSeconds(5));
         await Net.WaitUntilAsync(() => backend.ClosedConnections == 1, "the backend connection closed too");
+        await Net.WaitUntilAsync(() => measurements.Results("r1").Count == 1, "the connection counted closed");
+        Assert.Equal(["idle_timeout"], measurements.Results("r1"));
     }
 
     [Fact]

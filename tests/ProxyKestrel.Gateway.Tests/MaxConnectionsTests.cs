@@ -8,9 +8,11 @@ public class MaxConnectionsTests
     [Fact]
     public async Task Connect_BeyondMaxConnections_ClosedAtOnceUntilASlotFrees()
     {
+        var logs = new ListLoggerProvider();
         await using var backend = new ProxyBackend();
         await using GatewayHost gateway = await GatewayHost.StartAsync(
-            GatewayRelayTests.Config(backend.Address, "v2", extraRoute: ", \"MaxConnections\": 2"));
+            GatewayRelayTests.Config(backend.Address, "v2", extraRoute: ", \"MaxConnections\": 2"), logger: logs);
+        using var measurements = GatewayMeasurements.Start(gateway);
         var listen = gateway.EndPointOf("r1");
 
         using var first = await Net.ConnectAsync(listen, "127.0.0.18");
@@ -21,6 +23,8 @@ public class MaxConnectionsTests
         await Net.AssertRefusedAsync(listen, "127.0.0.18", timeout: TimeSpan.FromSeconds(2));
 
         Assert.Equal(2, backend.Connections.Count);
+        Assert.Equal(["max_connections"], measurements.Results("r1"));
+        Assert.Contains(logs.Entries, e => e.EventId.Name == "MaxConnectionsReached");
         first.Shutdown(SocketShutdown.Send);
         await Net.AssertEofAsync(first);
         first.Close();

@@ -1,7 +1,4 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Net.Sockets;
-using Microsoft.Extensions.DependencyInjection;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests;
@@ -24,21 +21,8 @@ public class TcpProxyMetricsTests
     {
         await using var backend = new ProxyBackend();
         await using GatewayHost gateway = await GatewayHost.StartAsync(Config(backend.Address, $"tcp://127.0.0.1:{Net.ClosedPort()}"));
-        var measurements = new ConcurrentQueue<(string Instrument, long Value, Dictionary<string, object?> Tags)>();
-        using var listener = new MeterListener();
-        IMeterFactory factory = gateway.Services.GetRequiredService<IMeterFactory>();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "ProxyKestrel.Gateway" && instrument.Meter.Scope == factory)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-            measurements.Enqueue((instrument.Name, value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value))));
-        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
-            measurements.Enqueue((instrument.Name, value >= 0 ? 1 : -1, tags.ToArray().ToDictionary(t => t.Key, t => t.Value))));
-        listener.Start();
+        using var recorded = GatewayMeasurements.Start(gateway);
+        var measurements = recorded.All;
 
         using (Socket client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.21"))
         {

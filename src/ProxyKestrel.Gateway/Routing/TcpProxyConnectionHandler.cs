@@ -50,6 +50,13 @@ internal sealed class TcpProxyConnectionHandler
         {
             (result, up, down) = await RelayAsync(connection, route, abort).ConfigureAwait(false);
         }
+        catch (Exception e) when (IsConnectionEnd(e))
+        {
+            // Before the relay (SNI peek, connect): killed by a drain timeout, or the client reset; as the epoll
+            // transport counts it.
+            result = abort.IsCancellationRequested ? "aborted" : "reset";
+            connection.Abort();
+        }
         finally
         {
             route.Exit();
@@ -69,14 +76,13 @@ internal sealed class TcpProxyConnectionHandler
 
         if (route.Receiver is { } receiver)
         {
-            (string? rejection, held, upstream, hasUpstream) = await ReadUpstreamHeaderAsync(connection, route, receiver, abort).ConfigureAwait(false);
+            (string? rejection, held, upstream, hasUpstream, holding) = await ReadUpstreamHeaderAsync(connection, route, receiver, abort).ConfigureAwait(false);
             if (rejection is not null)
             {
                 connection.Abort();
                 return (rejection, 0, 0);
             }
 
-            holding = true;
             if (hasUpstream && upstream.HasIPEndPoints)
             {
                 client = upstream.GetSourceEndPoint();
@@ -85,7 +91,7 @@ internal sealed class TcpProxyConnectionHandler
 
             if (!TcpConnectionSteps.IsAllowedAfterHeader(route, client, _logger))
             {
-                input.AdvanceTo(held.Start);
+                ReleaseHeld(input, held, holding, 0);
                 connection.Abort();
                 return ("client_not_allowed", 0, 0);
             }
@@ -105,7 +111,7 @@ internal sealed class TcpProxyConnectionHandler
         {
             // Authority from the client's TLS ClientHello (SNI): wait for its first bytes, up to ConnectTimeout.
             int skip = hasUpstream ? upstream.Length : 0;
-            (serverName, held) = await PeekServerNameAsync(input, held, holding, skip, route.Config.ConnectTimeout).ConfigureAwait(false);
+            (serverName, held) = await PeekServerNameAsync(input, held, holding, skip, route.Config.ConnectTimeout, abort).ConfigureAwait(false);
             holding = true;
             if (hasUpstream)
             {
@@ -169,15 +175,16 @@ internal sealed class TcpProxyConnectionHandler
     /// <summary>
     /// Reads until the client's first TLS record is complete (or it is clearly not TLS, or <paramref name="wait"/>
     /// passes) and returns the SNI server name, if any. Nothing is consumed: the returned buffer is still held.
+    /// <paramref name="abort"/> (a drain timeout) ends the wait with <see cref="OperationCanceledException"/>.
     /// </summary>
     private async Task<(string? ServerName, ReadOnlySequence<byte> Held)> PeekServerNameAsync(
-        PipeReader input, ReadOnlySequence<byte> held, bool holding, int skip, TimeSpan wait)
+        PipeReader input, ReadOnlySequence<byte> held, bool holding, int skip, TimeSpan wait, CancellationToken abort)
     {
         using ITimer timer = _timeProvider.CreateTimer(static state => ((PipeReader)state!).CancelPendingRead(), input, wait, Timeout.InfiniteTimeSpan);
         bool ended = false;
         if (!holding)
         {
-            ReadResult first = await input.ReadAsync().ConfigureAwait(false);
+            ReadResult first = await input.ReadAsync(abort).ConfigureAwait(false);
             held = first.Buffer;
             ended = first.IsCompleted || first.IsCanceled;
         }
@@ -191,11 +198,14 @@ internal sealed class TcpProxyConnectionHandler
             }
 
             input.AdvanceTo(held.Start, held.End);
-            ReadResult read = await input.ReadAsync().ConfigureAwait(false);
+            ReadResult read = await input.ReadAsync(abort).ConfigureAwait(false);
             held = read.Buffer;
             ended = read.IsCompleted || read.IsCanceled;
         }
     }
+
+    private static bool IsConnectionEnd(Exception e) =>
+        e is OperationCanceledException or IOException or SocketException or ObjectDisposedException;
 
     private static void ReleaseHeld(PipeReader input, ReadOnlySequence<byte> held, bool holding, int headerLength)
     {
@@ -205,7 +215,12 @@ internal sealed class TcpProxyConnectionHandler
         }
     }
 
-    private async Task<(string? Rejection, ReadOnlySequence<byte> Held, ProxyHeader Header, bool HasHeader)> ReadUpstreamHeaderAsync(
+    /// <summary>
+    /// The upstream header step. Holding: the returned buffer is read and not yet consumed (a trusted peer's header
+    /// and what came with it). An untrusted peer let through is not read from at all: the backend is dialled at once,
+    /// so a server-speaks-first backend's banner reaches a client that waits for it.
+    /// </summary>
+    private async Task<(string? Rejection, ReadOnlySequence<byte> Held, ProxyHeader Header, bool HasHeader, bool Holding)> ReadUpstreamHeaderAsync(
         ConnectionContext connection, TcpRoute route, ProxyProtocolReceiver receiver, CancellationToken abort)
     {
         EndPoint? peer = connection.RemoteEndPoint;
@@ -213,12 +228,11 @@ internal sealed class TcpProxyConnectionHandler
         {
             if (receiver.UntrustedPeers == UntrustedPeerBehavior.Passthrough)
             {
-                ReadResult first = await connection.Transport.Input.ReadAsync(abort).ConfigureAwait(false);
-                return (null, first.Buffer, default, false);
+                return (null, default, default, false, false);
             }
 
             TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.UntrustedPeer);
-            return ("untrusted_peer", default, default, false);
+            return ("untrusted_peer", default, default, false, false);
         }
 
         PipeReader input = connection.Transport.Input;
@@ -231,23 +245,35 @@ internal sealed class TcpProxyConnectionHandler
             {
                 read = await input.ReadAsync(linked.Token).ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (abort.IsCancellationRequested)
+            {
+                // Killed by a drain timeout while waiting: not the peer's fault.
+                return ("aborted", default, default, false, false);
+            }
             catch (OperationCanceledException)
             {
                 TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
-                return ("header_timeout", default, default, false);
+                return ("header_timeout", default, default, false, false);
+            }
+            catch (IOException)
+            {
+                // The peer reset (ConnectionResetException) before its header was complete: as a close, as the epoll
+                // transport reads it.
+                TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(ProxyParseError.None));
+                return ("header_rejected", default, default, false, false);
             }
 
             ReadOnlySequence<byte> buffer = read.Buffer;
             switch (receiver.Evaluate(buffer, read.IsCompleted || read.IsCanceled, out ProxyHeader header, out ProxyParseError error))
             {
                 case ProxyReceiveStatus.Accepted:
-                    return (null, buffer, header, true);
+                    return (null, buffer, header, true, true);
                 case ProxyReceiveStatus.NoHeader:
-                    return (null, buffer, default, false);
+                    return (null, buffer, default, false, true);
                 case ProxyReceiveStatus.Rejected:
                     input.AdvanceTo(buffer.Start, buffer.End);
                     TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(error));
-                    return ("header_rejected", default, default, false);
+                    return ("header_rejected", default, default, false, false);
                 default:
                     input.AdvanceTo(buffer.Start, buffer.End);
                     break;

@@ -275,6 +275,7 @@ internal sealed partial class EpollConnection
     private unsafe void ReadBeforeConnect()
     {
         bool ended = false;
+        bool reset = false;
         while (_clientReadable)
         {
             if (_pre is null || _preLength == _pre.Length)
@@ -320,8 +321,9 @@ internal sealed partial class EpollConnection
                     continue;
                 }
 
-                // Reset before the header was complete: the client is gone.
+                // Reset before the header or ClientHello was complete: the client is gone.
                 ended = true;
+                reset = true;
                 _clientReadable = false;
                 break;
             }
@@ -341,7 +343,12 @@ internal sealed partial class EpollConnection
         }
 
         _clientEnded |= ended;
-        if (_state == State.ReadingHeader)
+        if (reset && _state == State.PeekingServerName)
+        {
+            // Nobody to relay for: no backend is dialled (as on the socket transport).
+            Finish("reset", reset: true);
+        }
+        else if (_state == State.ReadingHeader)
         {
             EvaluateUpstreamHeader(ended);
         }
