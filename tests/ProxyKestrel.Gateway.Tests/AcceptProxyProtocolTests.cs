@@ -37,6 +37,37 @@ public class AcceptProxyProtocolTests
         Assert.Equal([0x01, .. "vpce-0123456789abcdef0"u8.ToArray()], aws);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Relay_UpstreamHeaderSplitAtEveryPointThenDataThenFin_RelayedAsUpstreamClientThenEof(bool finWithLastByte)
+    {
+        // A relaying proxy whose client half-closes: the header completes in the segment that also carries the data and
+        // (with TCP_CORK) the FIN, or just before a FIN of its own. The gateway must relay, never refuse.
+        await using var backend = new ProxyBackend();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(GatewayRelayTests.Config(backend.Address, "v2", Route, "passthrough"));
+        byte[] header = UpstreamHeader();
+        byte[] payload = Encoding.ASCII.GetBytes("QUIT\r\n");
+        for (int split = 1; split < header.Length; split++)
+        {
+            using var client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.1");
+            client.NoDelay = true;
+            await Net.SendAllAsync(client, header[..split]);
+            if (finWithLastByte)
+            {
+                client.SetRawSocketOption(6, 3, BitConverter.GetBytes(1)); // TCP_CORK: the last bytes and the FIN in one segment
+            }
+
+            await Net.SendAllAsync(client, [.. header[split..], .. payload]);
+            client.Shutdown(SocketShutdown.Send);
+            Assert.Equal(payload, await Net.ReceiveExactlyAsync(client, payload.Length));
+            await Net.AssertEofAsync(client);
+        }
+
+        await backend.WaitForConnectionAsync(header.Length - 1);
+        Assert.All(backend.Connections, c => Assert.Equal(new IPEndPoint(IPAddress.Parse("198.51.100.7"), 5555), c.Source));
+    }
+
     [Fact]
     public async Task Connect_BadUpstreamHeader_ClosedAndBackendNeverContacted()
     {
