@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.Model;
 
 namespace ProxyKestrel.Gateway.Tests;
@@ -108,6 +110,69 @@ public class TcpActiveHealthCheckTests
         await WaitUntilAsync(() => down.Health.Active == DestinationHealth.Healthy);
         await serve.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => server);
+    }
+
+    [Fact]
+    public async Task HealthCheck_ReportThrowsUnexpectedly_ProbeRunsAgainAndReportsHealth()
+    {
+        var logs = new ListLoggerProvider();
+        await using var good = new ProxyBackend(banner: "220 good\r\n");
+        await using var other = new ProxyBackend(banner: "220 other\r\n");
+        var failing = new FailingOnceHealthUpdater();
+
+        // The health updater is YARP's service; the first active report of "good" fails the way any unexpected
+        // exception in a check would (here: an updater that throws once).
+        await using GatewayHost gateway = await GatewayHost.StartAsync(
+            Config(good.Address, other.Address),
+            services => failing.Decorate(services, "good"),
+            logger: logs);
+        IProxyStateLookup lookup = gateway.Services.GetRequiredService<IProxyStateLookup>();
+        Assert.True(lookup.TryGetCluster("smtp", out ClusterState? cluster));
+
+        await WaitUntilAsync(() => failing.Failures == 1);
+        await WaitUntilAsync(() => cluster.Destinations["good"].Health.Active == DestinationHealth.Healthy);
+
+        var error = Assert.Single(logs.Entries, e => e.EventId.Id == 122);
+        Assert.Equal(LogLevel.Error, error.Level);
+        Assert.Contains("smtp/good", error.Message, StringComparison.Ordinal);
+        Assert.Equal(DestinationHealth.Healthy, cluster.Destinations["bad"].Health.Active);
+    }
+
+    /// <summary>YARP's <see cref="IDestinationHealthUpdater"/>, except that the first active report of one destination throws.</summary>
+    private sealed class FailingOnceHealthUpdater : IDestinationHealthUpdater
+    {
+        private IDestinationHealthUpdater? _inner;
+        private string _destinationId = "";
+        private int _failures;
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        /// <summary>Wraps the registered updater of <paramref name="services"/>.</summary>
+        public void Decorate(IServiceCollection services, string destinationId)
+        {
+            _destinationId = destinationId;
+            ServiceDescriptor registered = services.Last(d => d.ServiceType == typeof(IDestinationHealthUpdater));
+            services.Remove(registered);
+            services.AddSingleton<IDestinationHealthUpdater>(sp =>
+            {
+                _inner = (IDestinationHealthUpdater)ActivatorUtilities.CreateInstance(sp, registered.ImplementationType!);
+                return this;
+            });
+        }
+
+        public void SetActive(ClusterState cluster, IEnumerable<NewActiveDestinationHealth> newHealthStates)
+        {
+            List<NewActiveDestinationHealth> states = [.. newHealthStates];
+            if (states.Any(s => s.Destination.DestinationId == _destinationId) && Interlocked.CompareExchange(ref _failures, 1, 0) == 0)
+            {
+                throw new InvalidOperationException("health store unavailable");
+            }
+
+            _inner!.SetActive(cluster, states);
+        }
+
+        public void SetPassive(ClusterState cluster, DestinationState destination, DestinationHealth newHealth, TimeSpan reactivationPeriod) =>
+            _inner!.SetPassive(cluster, destination, newHealth, reactivationPeriod);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

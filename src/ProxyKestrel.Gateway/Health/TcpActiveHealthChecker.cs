@@ -84,31 +84,54 @@ internal sealed partial class TcpActiveHealthChecker : BackgroundService
         }
     }
 
+    /// <summary>
+    /// One check of <paramref name="destination"/> and its report. Whatever happens (an unexpected exception in the
+    /// check or in the report included), the probe is marked not running again, so the destination is checked again
+    /// at its next interval.
+    /// </summary>
     private async Task RunProbeAsync(ClusterState cluster, DestinationState destination, TcpHealthCheckOptions options, ClusterProxyProtocol protocol, ProbeState state, CancellationToken stoppingToken)
     {
-        string? failure;
         try
         {
-            failure = await ProbeAsync(destination.Model.Config.Address, options, protocol, stoppingToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            return;
-        }
+            string? failure;
+            try
+            {
+                failure = await ProbeAsync(destination.Model.Config.Address, options, protocol, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Not one of the network failures ProbeAsync expects: still a failed check, logged with its exception.
+                LogProbeError(_logger, cluster.ClusterId, destination.DestinationId, e);
+                failure = $"{e.GetType().Name}: {e.Message}";
+            }
 
-        DestinationHealth? change = state.Record(failure is null, options);
-        if (failure is not null)
-        {
-            LogProbeFailed(_logger, cluster.ClusterId, destination.DestinationId, failure);
-        }
+            DestinationHealth? change = state.Record(failure is null, options);
+            if (failure is not null)
+            {
+                LogProbeFailed(_logger, cluster.ClusterId, destination.DestinationId, failure);
+            }
 
-        if (change is { } health)
-        {
-            LogHealthChanged(_logger, cluster.ClusterId, destination.DestinationId, health);
-            _healthUpdater.SetActive(cluster, [new NewActiveDestinationHealth(destination, health)]);
+            if (change is { } health)
+            {
+                LogHealthChanged(_logger, cluster.ClusterId, destination.DestinationId, health);
+                _healthUpdater.SetActive(cluster, [new NewActiveDestinationHealth(destination, health)]);
+            }
         }
-
-        state.Running = false;
+        catch (Exception e)
+        {
+            // The report failed (e.g. the health updater threw): YARP may not know the new health, so start over;
+            // the next check reports again.
+            state.Forget();
+            LogProbeError(_logger, cluster.ClusterId, destination.DestinationId, e);
+        }
+        finally
+        {
+            state.Running = false;
+        }
     }
 
     /// <summary>One check; returns null on success or why it failed.</summary>
@@ -204,6 +227,10 @@ internal sealed partial class TcpActiveHealthChecker : BackgroundService
         Message = "TCP health check: destination {ClusterId}/{DestinationId} is now {Health}.")]
     private static partial void LogHealthChanged(ILogger logger, string clusterId, string destinationId, DestinationHealth health);
 
+    [LoggerMessage(EventId = 122, EventName = "HealthProbeError", Level = LogLevel.Error,
+        Message = "TCP health check of {ClusterId}/{DestinationId} failed unexpectedly; the destination is checked again at its next interval.")]
+    private static partial void LogProbeError(ILogger logger, string clusterId, string destinationId, Exception exception);
+
     private sealed class ProbeState
     {
         private int _successes;
@@ -220,6 +247,14 @@ internal sealed partial class TcpActiveHealthChecker : BackgroundService
         public long LastStart { get; set; }
 
         public DestinationHealth Health { get; private set; } = DestinationHealth.Unknown;
+
+        /// <summary>Forgets the counts and the health (as if never checked): the next result is reported again.</summary>
+        public void Forget()
+        {
+            _successes = 0;
+            _failures = 0;
+            Health = DestinationHealth.Unknown;
+        }
 
         /// <summary>Counts the result; returns the new health when it changes.</summary>
         public DestinationHealth? Record(bool success, TcpHealthCheckOptions options)

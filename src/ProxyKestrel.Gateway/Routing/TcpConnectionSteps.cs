@@ -78,12 +78,20 @@ internal static class TcpConnectionSteps
     /// <summary>The reason logged for a rejected upstream header (<see cref="ProxyParseError.None"/>: the peer closed first).</summary>
     public static string Rejection(ProxyParseError error) => error == ProxyParseError.None ? "closed before a complete header" : error.Describe();
 
-    /// <summary>Keeps YARP's per-destination count (used by LeastRequests) for TCP connections too.</summary>
+    /// <summary>
+    /// Keeps YARP's per-destination count (read by LeastRequests and PowerOfTwoChoices) for TCP connections too,
+    /// atomically, as YARP's HTTP forwarder does (<see cref="DestinationConcurrency"/>); <paramref name="delta"/> is +1 (a
+    /// connection started) or -1 (it ended).
+    /// </summary>
     public static void AdjustConcurrency(DestinationState destination, int delta)
     {
-        lock (destination)
+        if (delta > 0)
         {
-            destination.ConcurrentRequestCount += delta;
+            DestinationConcurrency.Increment(destination);
+        }
+        else
+        {
+            DestinationConcurrency.Decrement(destination);
         }
     }
 }

@@ -13,7 +13,9 @@ namespace ProxyKestrel.Gateway.Routing;
 /// Binds the TCP routes' listeners on the configured transport (<see cref="SocketsRouteTransport"/> or the epoll
 /// loops), which accept and relay the connections.
 /// On a configuration change it adds, changes and removes listeners without touching open connections; an invalid
-/// change is refused, every error logged, and the running configuration stays. On shutdown it stops accepting and
+/// change is refused, every error logged, and the running configuration stays. A change applies all or nothing: its
+/// new endpoints are bound first, and if one cannot be (the port is taken), the change is refused and the running
+/// listeners go on unchanged. On shutdown it stops accepting and
 /// drains open connections up to <see cref="TcpProxyConfig.DrainTimeout"/>. The drain starts in the host's
 /// <c>StoppingAsync</c> phase, before Kestrel stops, so HTTP endpoints (readiness, metrics) keep answering meanwhile.
 /// </summary>
@@ -279,22 +281,43 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
                 }
             }
 
-            // Remove listeners no longer configured (their open connections go on), update the others in place.
+            // All or nothing: the new endpoints are bound first, while the running listeners go on unchanged. Only
+            // once every one is bound do the kept listeners take their new routes and the removed ones stop (their
+            // open connections go on); if one cannot be bound, the new ones are closed again and nothing changed.
+            List<(ListenKey Key, ITcpRouteListener Listener, TcpRoute Route)> kept = [];
             List<(ListenKey Key, ITcpRouteListener Listener)> removed = [];
             lock (_listeners)
             {
-                foreach ((ListenKey endPoint, ITcpRouteListener listener) in _listeners)
+                foreach ((ListenKey key, ITcpRouteListener listener) in _listeners)
                 {
-                    if (wanted.TryGetValue(endPoint, out TcpRoute? route))
+                    if (wanted.Remove(key, out TcpRoute? route))
                     {
-                        listener.Route = route;
-                        wanted.Remove(endPoint);
+                        kept.Add((key, listener, route));
                     }
                     else
                     {
-                        removed.Add((endPoint, listener));
+                        removed.Add((key, listener));
                     }
                 }
+            }
+
+            List<(ListenKey Key, ITcpRouteListener Listener)> added = await BindAllAsync(wanted, cancellationToken).ConfigureAwait(false);
+            lock (_listeners)
+            {
+                foreach ((_, ITcpRouteListener listener, TcpRoute route) in kept)
+                {
+                    listener.Route = route;
+                }
+
+                foreach ((ListenKey key, ITcpRouteListener listener) in added)
+                {
+                    _listeners[key] = listener;
+                }
+            }
+
+            foreach ((_, ITcpRouteListener listener) in added)
+            {
+                TcpProxyLog.RouteListening(_logger, listener.Route.RouteId, listener.EndPoint, listener.Route.Config.ClusterId);
             }
 
             foreach ((ListenKey key, ITcpRouteListener listener) in removed)
@@ -311,17 +334,6 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
                 _ = DisposeWhenIdleAsync(listener);
             }
 
-            foreach ((ListenKey endPoint, TcpRoute route) in wanted)
-            {
-                ITcpRouteListener listener = await _transport!.BindAsync(endPoint.EndPoint, route, cancellationToken).ConfigureAwait(false);
-                lock (_listeners)
-                {
-                    _listeners[endPoint] = listener;
-                }
-
-                TcpProxyLog.RouteListening(_logger, route.RouteId, listener.EndPoint, route.Config.ClusterId);
-            }
-
             Volatile.Write(ref _config, config);
             TcpProxyLog.ConfigApplied(_logger, config.Routes.Count);
         }
@@ -329,6 +341,44 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
         {
             _applyLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Binds every endpoint of <paramref name="wanted"/>, or none: when one fails, the ones already bound stop again
+    /// (a connection they accepted meanwhile goes on) and the failure is thrown, naming the route and the endpoint.
+    /// </summary>
+    private async Task<List<(ListenKey Key, ITcpRouteListener Listener)>> BindAllAsync(Dictionary<ListenKey, TcpRoute> wanted, CancellationToken cancellationToken)
+    {
+        List<(ListenKey Key, ITcpRouteListener Listener)> bound = [];
+        foreach ((ListenKey key, TcpRoute route) in wanted)
+        {
+            try
+            {
+                bound.Add((key, await _transport!.BindAsync(key.EndPoint, route, cancellationToken).ConfigureAwait(false)));
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or AddressInUseException or OperationCanceledException)
+            {
+                foreach ((_, ITcpRouteListener listener) in bound)
+                {
+                    await listener.UnbindAsync().ConfigureAwait(false);
+                    lock (_listeners)
+                    {
+                        _retired.Add(listener);
+                    }
+
+                    _ = DisposeWhenIdleAsync(listener);
+                }
+
+                if (e is OperationCanceledException)
+                {
+                    throw;
+                }
+
+                throw new IOException($"{TcpProxyConfig.SectionName}:Routes:{route.RouteId}:Listen: cannot listen on {key.EndPoint}: {e.Message}", e);
+            }
+        }
+
+        return bound;
     }
 
     /// <summary>Disposes a removed listener once its connections have ended (unless the shutdown took it over).</summary>

@@ -1,6 +1,9 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -116,6 +119,10 @@ public sealed class GatewayHost : IAsyncDisposable
 
         return fromEnvironment.Trim();
     }
+
+    /// <summary>The port of the gateway's Kestrel endpoint (YARP's HTTP routes).</summary>
+    public int HttpPort =>
+        new Uri(Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First()).Port;
 
     /// <summary>The bound endpoint of a route (the first one when it listens on several).</summary>
     public IPEndPoint EndPointOf(string routeId) =>
