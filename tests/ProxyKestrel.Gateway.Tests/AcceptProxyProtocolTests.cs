@@ -52,13 +52,13 @@ public class AcceptProxyProtocolTests
         {
             using var client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.1");
             client.NoDelay = true;
-            await Net.SendAllAsync(client, header[..split]);
+            await Net.SendAllAsync(client, header.AsMemory(0, split));
             if (finWithLastByte)
             {
                 client.SetRawSocketOption(6, 3, BitConverter.GetBytes(1)); // TCP_CORK: the last bytes and the FIN in one segment
             }
 
-            await Net.SendAllAsync(client, [.. header[split..], .. payload]);
+            await Net.SendAllAsync(client, (byte[])[.. header[split..], .. payload]);
             client.Shutdown(SocketShutdown.Send);
             Assert.Equal(payload, await Net.ReceiveExactlyAsync(client, payload.Length));
             await Net.AssertEofAsync(client);
