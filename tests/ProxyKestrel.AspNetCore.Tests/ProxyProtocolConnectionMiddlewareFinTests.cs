@@ -14,28 +14,15 @@ namespace ProxyKestrel.AspNetCore.Tests;
 /// </summary>
 public sealed class ProxyProtocolConnectionMiddlewareFinTests
 {
-    private static readonly IPEndPoint Client = new(IPAddress.Parse("203.0.113.8"), 5000);
-    private static readonly IPEndPoint Destination = new(IPAddress.Parse("198.51.100.1"), 80);
     private static readonly IPEndPoint Proxy = new(IPAddress.Loopback, 40000);
-
-    public static TheoryData<int, bool> VersionsAndFinTiming => new()
-    {
-        { 1, true },
-        { 1, false },
-        { 2, true },
-        { 2, false },
-    };
-
-    private static byte[] Header(int version) =>
-        version == 1 ? ConnectionProbe.V1(Client, Destination) : ConnectionProbe.V2(Client, Destination, crc: true);
 
     /// <param name="finBeforeRead">True: every byte and the FIN are there before the middleware reads; false: they
     /// arrive while its read is pending.</param>
     [Theory]
-    [MemberData(nameof(VersionsAndFinTiming))]
+    [MemberData(nameof(HalfClose.VersionsAndFinPlacement), MemberType = typeof(HalfClose))]
     public async Task OnConnection_HeaderSplitAtEveryPointThenRequestThenFin_PassesOnRequestAndDefersTheClose(int version, bool finBeforeRead)
     {
-        byte[] header = Header(version);
+        byte[] header = HalfClose.Header(version);
         byte[] request = RawHttpClient.GetRoot;
         for (int split = 1; split <= header.Length; split++)
         {
@@ -61,7 +48,7 @@ public sealed class ProxyProtocolConnectionMiddlewareFinTests
 
             await running.WaitAsync(ConnectionProbe.Safety);
             Assert.True(seen.Called, $"split {split}: the connection was not passed on");
-            Assert.Equal(Client, seen.RemoteEndPoint);
+            Assert.Equal(HalfClose.Client, seen.RemoteEndPoint);
             Assert.False(seen.ClosedOnEntry, $"split {split}: ConnectionClosed had fired before the request was read");
             Assert.Equal(request, seen.Received);
             Assert.True(seen.ClosedAfterEnd, $"split {split}: ConnectionClosed did not fire once the input was read to its end");
@@ -69,10 +56,10 @@ public sealed class ProxyProtocolConnectionMiddlewareFinTests
     }
 
     [Theory]
-    [MemberData(nameof(VersionsAndFinTiming))]
+    [MemberData(nameof(HalfClose.VersionsAndFinPlacement), MemberType = typeof(HalfClose))]
     public async Task OnConnection_IncompleteHeaderThenFin_ClosedBeforeHeaderWithTheBytesReceived(int version, bool finBeforeRead)
     {
-        byte[] header = Header(version);
+        byte[] header = HalfClose.Header(version);
         for (int length = 1; length < header.Length; length++)
         {
             using var connection = new FinConnection();
@@ -107,7 +94,7 @@ public sealed class ProxyProtocolConnectionMiddlewareFinTests
         using var connection = new FinConnection();
         ConnectionContext? passed = null;
         var middleware = CreateMiddleware(c => { passed = c; return Task.CompletedTask; }, new CapturingLoggerProvider());
-        await connection.SendAsync(ConnectionProbe.Concat(Header(2), RawHttpClient.GetRoot));
+        await connection.SendAsync(ConnectionProbe.Concat(HalfClose.Header(2), RawHttpClient.GetRoot));
         await middleware.OnConnectionAsync(connection.Context).WaitAsync(ConnectionProbe.Safety);
         Assert.Same(connection.Context, passed);
     }

@@ -17,37 +17,24 @@ namespace ProxyKestrel.AspNetCore.Tests;
 /// </summary>
 public sealed class ProxyProtocolHalfCloseTests
 {
-    private static readonly IPEndPoint Client = new(IPAddress.Parse("203.0.113.8"), 5000);
-    private static readonly IPEndPoint Destination = new(IPAddress.Parse("198.51.100.1"), 80);
-
-    public static TheoryData<int, bool> VersionsAndFinPlacement => new()
-    {
-        { 1, true },
-        { 1, false },
-        { 2, true },
-        { 2, false },
-    };
-
-    private static byte[] Header(int version) =>
-        version == 1 ? ConnectionProbe.V1(Client, Destination) : ConnectionProbe.V2(Client, Destination, crc: true);
 
     [Theory]
-    [MemberData(nameof(VersionsAndFinPlacement))]
+    [MemberData(nameof(HalfClose.VersionsAndFinPlacement), MemberType = typeof(HalfClose))]
     public async Task OnConnection_HeaderAndRequestInOneWriteThenFin_HeaderAcceptedAndAnyAnswerIsTheHeadersClient(int version, bool finWithLastByte)
     {
         var logs = new CapturingLoggerProvider();
         await using TestHost host = await TestHost.StartAsync(logger: logs);
-        await ExchangeWithFinAsync(host.Port, logs, finWithLastByte, ConnectionProbe.Concat(Header(version), RawHttpClient.GetRoot));
+        await ExchangeWithFinAsync(host.Port, logs, finWithLastByte, ConnectionProbe.Concat(HalfClose.Header(version), RawHttpClient.GetRoot));
     }
 
     [Theory]
-    [MemberData(nameof(VersionsAndFinPlacement))]
+    [MemberData(nameof(HalfClose.VersionsAndFinPlacement), MemberType = typeof(HalfClose))]
     public async Task OnConnection_HeaderSplitAtEveryPointRestWithRequestThenFin_HeaderAcceptedEveryTime(int version, bool finWithLastByte)
     {
         // The header completes only in the last segment, which also carries the whole request and (or before) the FIN.
         var logs = new CapturingLoggerProvider();
         await using TestHost host = await TestHost.StartAsync(logger: logs);
-        byte[] header = Header(version);
+        byte[] header = HalfClose.Header(version);
         for (int split = 1; split < header.Length; split++)
         {
             await ExchangeWithFinAsync(host.Port, logs, finWithLastByte, header[..split], ConnectionProbe.Concat(header[split..], RawHttpClient.GetRoot));
@@ -70,12 +57,12 @@ public sealed class ProxyProtocolHalfCloseTests
     }
 
     [Theory]
-    [MemberData(nameof(VersionsAndFinPlacement))]
+    [MemberData(nameof(HalfClose.VersionsAndFinPlacement), MemberType = typeof(HalfClose))]
     public async Task OnConnection_IncompleteHeaderThenFin_ClosedBeforeHeaderWithTheBytesReceived(int version, bool finWithLastByte)
     {
         var logs = new CapturingLoggerProvider();
         await using TestHost host = await TestHost.StartAsync(logger: logs);
-        byte[] header = Header(version);
+        byte[] header = HalfClose.Header(version);
         for (int length = 1; length < header.Length; length++)
         {
             using Socket socket = await RawHttpClient.ConnectAsync(host.Port);
@@ -107,7 +94,7 @@ public sealed class ProxyProtocolHalfCloseTests
                 lo.UseHttps(cert);
             }));
 
-        byte[] header = Header(version);
+        byte[] header = HalfClose.Header(version);
         for (int split = 0; split < header.Length; split++)
         {
             // The rest of the header leaves in one write with the start of the ClientHello: the bytes after the header
@@ -140,7 +127,7 @@ public sealed class ProxyProtocolHalfCloseTests
             }
 
             Dictionary<string, string> response = Assert.Single(TestHost.ParseResponses(Encoding.UTF8.GetString(received.ToArray())));
-            Assert.True(Client.ToString() == response["remote"], $"split at {split}: remote {response["remote"]}");
+            Assert.True(HalfClose.Client.ToString() == response["remote"], $"split at {split}: remote {response["remote"]}");
             Assert.Equal("https", response["scheme"]);
         }
     }
@@ -163,7 +150,7 @@ public sealed class ProxyProtocolHalfCloseTests
         string raw = await RawHttpClient.ReadToEndAsync(socket, ConnectionProbe.Safety);
         string split = $"{chunks[0].Length} + {chunks.Skip(1).Sum(c => c.Length)} bytes";
         await logs.WaitForAsync(
-            e => e.EventId.Id == 1 && e.Message.Contains($"accepted from {proxy} ", StringComparison.Ordinal) && e.Message.Contains($"client {Client},", StringComparison.Ordinal),
+            e => e.EventId.Id == 1 && e.Message.Contains($"accepted from {proxy} ", StringComparison.Ordinal) && e.Message.Contains($"client {HalfClose.Client},", StringComparison.Ordinal),
             ConnectionProbe.Safety);
         Assert.True(
             logs.Entries.Any(e => e.EventId.Id == 1 && e.Message.Contains($"accepted from {proxy} ", StringComparison.Ordinal)),
@@ -172,7 +159,7 @@ public sealed class ProxyProtocolHalfCloseTests
         if (raw.Length > 0)
         {
             Dictionary<string, string> response = Assert.Single(TestHost.ParseResponses(raw));
-            Assert.True(Client.ToString() == response["remote"], $"{split}: remote {response["remote"]}");
+            Assert.True(HalfClose.Client.ToString() == response["remote"], $"{split}: remote {response["remote"]}");
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 
 namespace ProxyKestrel.AspNetCore.Tests.Infrastructure;
@@ -10,6 +11,25 @@ public static class HalfClose
 {
     private const int IpProtoTcp = 6;
     private const int TcpCork = 3;
+
+    /// <summary>The client the headers of the half-close tests announce.</summary>
+    public static IPEndPoint Client { get; } = new(IPAddress.Parse("203.0.113.8"), 5000);
+
+    /// <summary>The destination the headers of the half-close tests announce.</summary>
+    public static IPEndPoint Destination { get; } = new(IPAddress.Parse("198.51.100.1"), 80);
+
+    /// <summary>Each header version (1, 2) with each FIN placement or timing (true, false).</summary>
+    public static TheoryData<int, bool> VersionsAndFinPlacement => new()
+    {
+        { 1, true },
+        { 1, false },
+        { 2, true },
+        { 2, false },
+    };
+
+    /// <summary>The header of <paramref name="version"/> (v2 with a CRC32C) from <see cref="Client"/> to <see cref="Destination"/>.</summary>
+    public static byte[] Header(int version) =>
+        version == 1 ? ConnectionProbe.V1(Client, Destination) : ConnectionProbe.V2(Client, Destination, crc: true);
 
     /// <summary>
     /// Writes each chunk with a write of its own, then shuts the sending side down. With
