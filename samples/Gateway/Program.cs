@@ -1,11 +1,13 @@
 using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using ProxyKestrel.Gateway.Admin;
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
 
@@ -16,8 +18,10 @@ if (builder.Configuration["config"] is { Length: > 0 } extra)
 }
 
 builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy")).AddProxyProtocolForwarding();
-builder.Services.AddTcpProxy(builder.Configuration.GetSection("TcpProxy"));
-builder.Services.AddTcpProxyReadiness();
+builder.Services.AddTcpProxy().LoadFromConfig(builder.Configuration.GetSection("TcpProxy"));
+
+// /readyz: ASP.NET Core health checks, the gateway's readiness among them; add the application's own checks here.
+builder.Services.AddHealthChecks().AddTcpProxyReadiness();
 
 // SIGTERM: readiness turns false, the TCP listeners stop, open connections drain up to TcpProxy:DrainTimeout; the host
 // must wait that long (its default shutdown timeout is 30 s).
@@ -90,29 +94,19 @@ WebApplication app = builder.Build();
 app.MapWhen(context => context.Features.Get<AdminConnection>() is not null, admin =>
 {
     admin.UseOpenTelemetryPrometheusScrapingEndpoint("/metrics");
+
+    // The health-check middleware (what MapHealthChecks maps as an endpoint), here in the admin branch, so /readyz
+    // answers on the admin port only: 200 "ready", or 503 "not ready" with one "- reason" line per failed check.
+    admin.UseHealthChecks("/readyz", new HealthCheckOptions { ResponseWriter = ReadinessResponse.WriteAsync });
     admin.Run(async context =>
     {
-        switch (context.Request.Path.Value)
+        if (context.Request.Path.Value == "/healthz")
         {
-            case "/healthz":
-                await context.Response.WriteAsync("alive\n");
-                break;
-            case "/readyz":
-                TcpProxyReadinessReport report = context.RequestServices.GetRequiredService<ITcpProxyReadiness>().Check();
-                if (!report.IsReady)
-                {
-                    context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-                    await context.Response.WriteAsync("not ready\n" + string.Concat(report.Reasons.Select(r => $"- {r}\n")));
-                }
-                else
-                {
-                    await context.Response.WriteAsync("ready\n");
-                }
-
-                break;
-            default:
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                break;
+            await context.Response.WriteAsync("alive\n");
+        }
+        else
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
         }
     });
 });
@@ -131,6 +125,37 @@ app.Run();
 internal sealed class AdminConnection
 {
     public static readonly AdminConnection Instance = new();
+}
+
+/// <summary>The /readyz body: <c>ready</c>, or <c>not ready</c> and a <c>- reason</c> line per check that is not healthy.</summary>
+internal static class ReadinessResponse
+{
+    public static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        var text = new StringBuilder(report.Status == HealthStatus.Unhealthy ? "not ready\n" : "ready\n");
+        foreach ((string name, HealthReportEntry entry) in report.Entries)
+        {
+            if (entry.Status == HealthStatus.Healthy)
+            {
+                continue;
+            }
+
+            if (entry.Data.TryGetValue(TcpProxyHealthChecksBuilderExtensions.ReasonsKey, out object? value) && value is IEnumerable<string> reasons)
+            {
+                foreach (string reason in reasons)
+                {
+                    text.Append("- ").Append(reason).Append('\n');
+                }
+            }
+            else
+            {
+                text.Append("- ").Append(name).Append(": ").Append(entry.Description ?? entry.Exception?.Message ?? entry.Status.ToString()).Append('\n');
+            }
+        }
+
+        return context.Response.WriteAsync(text.ToString());
+    }
 }
 
 /// <summary>Kestrel endpoints from URLs such as <c>http://0.0.0.0:8081</c>, <c>http://localhost:5080</c>, <c>http://*:80</c>.</summary>

@@ -1,11 +1,12 @@
 using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway;
 using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Health;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Configuration;
@@ -19,42 +20,54 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class TcpProxyServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the TCP gateway: routes from <paramref name="section"/> (the <c>TcpProxy</c> section, reloaded on change)
-    /// relayed to the clusters of YARP's <c>ReverseProxy</c> configuration, with the PROXY header each cluster's
-    /// metadata asks for. Call <c>AddReverseProxy().LoadFromConfig(...)</c> and <c>app.MapReverseProxy()</c> too.
+    /// Adds the TCP gateway with the routes of <paramref name="section"/> (the <c>TcpProxy</c> section, reloaded on
+    /// change): the same as <c>AddTcpProxy().LoadFromConfig(section)</c>.
     /// </summary>
     public static IServiceCollection AddTcpProxy(this IServiceCollection services, IConfiguration section)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
-        services.AddSingleton<IClusterValidator, ProxyProtocolClusterValidator>();
-        services.AddSingleton(sp => new TcpProxyMetrics(sp.GetService<IMeterFactory>()));
-        services.AddSingleton(sp => new DestinationConnector(
+        services.AddTcpProxy().LoadFromConfig(section);
+        return services;
+    }
+
+    /// <summary>
+    /// Adds the TCP gateway: the routes of the providers added with the returned builder (<c>LoadFromConfig</c>,
+    /// <c>LoadFromMemory</c>) or registered as <see cref="ITcpProxyConfigProvider"/>, relayed to the clusters of YARP,
+    /// with the PROXY header each cluster's metadata asks for. Call <c>AddReverseProxy()</c> (with its clusters) and
+    /// <c>app.MapReverseProxy()</c> too. Calling it again adds no service twice (each is added with <c>TryAdd</c>).
+    /// </summary>
+    public static ITcpProxyBuilder AddTcpProxy(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IClusterValidator, ProxyProtocolClusterValidator>());
+        services.TryAddSingleton(sp => new TcpProxyMetrics(sp.GetService<IMeterFactory>()));
+        services.TryAddSingleton(sp => new DestinationConnector(
             sp.GetServices<ILoadBalancingPolicy>(),
             sp.GetRequiredService<IDestinationHealthUpdater>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Destinations"),
             sp.GetRequiredService<TcpProxyMetrics>()));
-        services.AddSingleton(sp => new TcpProxyConnectionHandler(
+        services.TryAddSingleton(sp => new TcpProxyConnectionHandler(
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetRequiredService<DestinationConnector>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Connections"),
             sp.GetRequiredService<TcpProxyMetrics>()));
-        services.AddSingleton(sp => new TcpProxyListenerManager(
-            section,
+        services.TryAddSingleton(sp => new TcpProxyListenerManager(
+            sp.GetServices<ITcpProxyConfigProvider>(),
             kind => TcpRouteTransports.Create(kind, sp),
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Routes")));
-        services.AddSingleton<ITcpProxyEndpoints>(sp => sp.GetRequiredService<TcpProxyListenerManager>());
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<TcpProxyListenerManager>());
-        services.AddSingleton<IConfigChangeListener>(sp => new ClusterChangeListener(sp));
-        services.AddSingleton<IHostedService>(sp => new ProxyKestrel.Gateway.Health.TcpActiveHealthChecker(
+        services.TryAddSingleton<ITcpProxyEndpoints>(sp => sp.GetRequiredService<TcpProxyListenerManager>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TcpProxyListenerManager>(sp => sp.GetRequiredService<TcpProxyListenerManager>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigChangeListener, ClusterChangeListener>(sp => new ClusterChangeListener(sp)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TcpActiveHealthChecker>(sp => new TcpActiveHealthChecker(
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetRequiredService<IDestinationHealthUpdater>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Health")));
-        return services;
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Health"))));
+        return new TcpProxyBuilder(services);
     }
 }

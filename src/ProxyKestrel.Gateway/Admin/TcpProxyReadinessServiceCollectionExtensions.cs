@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using ProxyKestrel.Gateway.Admin;
 using ProxyKestrel.Gateway.Routing;
@@ -9,13 +10,14 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class TcpProxyReadinessServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds <see cref="ITcpProxyReadiness"/>, the gateway's readiness for a <c>/readyz</c> endpoint. Call after
-    /// <c>AddTcpProxy(...)</c>.
+    /// Adds <see cref="ITcpProxyReadiness"/>, the gateway's readiness for a <c>/readyz</c> endpoint (once, however
+    /// often called). To serve it as an ASP.NET Core health check, use
+    /// <c>AddHealthChecks().AddTcpProxyReadiness()</c>. Call after <c>AddTcpProxy(...)</c>.
     /// </summary>
     public static IServiceCollection AddTcpProxyReadiness(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddSingleton<ITcpProxyReadiness>(sp => new TcpProxyReadiness(
+        services.TryAddSingleton<ITcpProxyReadiness>(sp => new TcpProxyReadiness(
             sp.GetRequiredService<TcpProxyListenerManager>(),
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetService<IHostApplicationLifetime>()));

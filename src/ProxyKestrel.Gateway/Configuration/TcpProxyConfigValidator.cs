@@ -13,8 +13,14 @@ public static class TcpProxyConfigValidator
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(errors);
+        ValidateSettings(config, errors);
         string prefix = $"{TcpProxyConfig.SectionName}:Routes";
-        var endpoints = new Dictionary<IPEndPoint, string>();
+        ValidateRoutes([.. config.Routes.Select(route => (route, prefix))], clusterExists, errors);
+    }
+
+    /// <summary>Checks the gateway-wide settings (<c>DrainTimeout</c>, <c>Transport</c>).</summary>
+    internal static void ValidateSettings(TcpProxyConfig config, List<string> errors)
+    {
         if (config.DrainTimeout < TimeSpan.Zero || config.DrainTimeout > TimeSpan.FromHours(1))
         {
             errors.Add($"{TcpProxyConfig.SectionName}:DrainTimeout: {config.DrainTimeout:c} is out of range; allowed: 00:00:00 to 01:00:00.");
@@ -24,24 +30,50 @@ public static class TcpProxyConfigValidator
         {
             errors.Add($"{TcpProxyConfig.SectionName}:Transport: Epoll needs Linux; allowed here: Auto, Sockets.");
         }
+    }
 
-        foreach (TcpRouteConfig route in config.Routes)
+    /// <summary>
+    /// Checks routes that may come from several providers, each reported under its own <c>Prefix</c> (such as
+    /// <c>TcpProxy:Routes</c>): route ids and endpoints must be unique across all of them.
+    /// </summary>
+    internal static void ValidateRoutes(IReadOnlyList<(TcpRouteConfig Route, string Prefix)> routes, Func<string, bool>? clusterExists, List<string> errors)
+    {
+        var endpoints = new Dictionary<IPEndPoint, string>();
+        var ids = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach ((TcpRouteConfig? route, string prefix) in routes)
         {
+            if (route is null)
+            {
+                errors.Add($"{prefix}: a route is null; allowed: TcpRouteConfig instances only.");
+                continue;
+            }
+
             string at = $"{prefix}:{route.RouteId}";
-            if (route.Listen.Count == 0)
+            if (string.IsNullOrWhiteSpace(route.RouteId))
+            {
+                at = $"{prefix}:(no id)";
+                errors.Add($"{at}:RouteId: missing; allowed: a non-empty id, unique across every route provider.");
+            }
+            else if (!ids.TryAdd(route.RouteId, prefix))
+            {
+                errors.Add($"{at}: the route id '{route.RouteId}' is also supplied by {ids[route.RouteId]}; allowed: each route id once across every route provider (LoadFromConfig, LoadFromMemory).");
+            }
+
+            IReadOnlyList<string> listen = route.Listen ?? [];
+            if (listen.Count == 0)
             {
                 errors.Add($"{at}:Listen: missing; allowed: one or more endpoints such as 0.0.0.0:2525 or [::]:2525.");
             }
 
-            for (int i = 0; i < route.Listen.Count; i++)
+            for (int i = 0; i < listen.Count; i++)
             {
-                if (!TryParseEndPoint(route.Listen[i], out IPEndPoint? endpoint))
+                if (!TryParseEndPoint(listen[i], out IPEndPoint? endpoint))
                 {
-                    errors.Add($"{at}:Listen:{i}: '{route.Listen[i]}' is not an endpoint; allowed: ADDRESS:PORT such as 0.0.0.0:2525, 127.0.0.1:2525 or [::]:2525.");
+                    errors.Add($"{at}:Listen:{i}: '{listen[i]}' is not an endpoint; allowed: ADDRESS:PORT such as 0.0.0.0:2525, 127.0.0.1:2525 or [::]:2525.");
                 }
                 else if (endpoint.Port != 0 && !endpoints.TryAdd(endpoint, route.RouteId))
                 {
-                    errors.Add($"{at}:Listen:{i}: '{route.Listen[i]}' is also used by route '{endpoints[endpoint]}'; allowed: each endpoint in one route.");
+                    errors.Add($"{at}:Listen:{i}: '{listen[i]}' is also used by route '{endpoints[endpoint]}'; allowed: each endpoint in one route.");
                 }
             }
 
@@ -51,7 +83,7 @@ public static class TcpProxyConfigValidator
             }
             else if (clusterExists is not null && !clusterExists(route.ClusterId))
             {
-                errors.Add($"{at}:ClusterId: cluster '{route.ClusterId}' is not defined under ReverseProxy:Clusters.");
+                errors.Add($"{at}:ClusterId: cluster '{route.ClusterId}' is not defined under ReverseProxy:Clusters (nor by another YARP config provider).");
             }
 
             if (route.ConnectTimeout <= TimeSpan.Zero || route.ConnectTimeout > TimeSpan.FromMinutes(10))

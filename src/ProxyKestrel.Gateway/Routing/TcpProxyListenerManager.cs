@@ -1,9 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Primitives;
 using ProxyKestrel.Gateway.Configuration;
 using Yarp.ReverseProxy;
 
@@ -12,7 +10,10 @@ namespace ProxyKestrel.Gateway.Routing;
 /// <summary>
 /// Binds the TCP routes' listeners on the configured transport (<see cref="SocketsRouteTransport"/> or the epoll
 /// loops), which accept and relay the connections.
-/// On a configuration change it adds, changes and removes listeners without touching open connections; an invalid
+/// The routes come from every registered <see cref="ITcpProxyConfigProvider"/> (the <c>TcpProxy</c> section of
+/// <c>LoadFromConfig</c>, the routes of <c>LoadFromMemory</c>, an application's own), served together; the gateway-wide
+/// settings (<c>Transport</c>, <c>DrainTimeout</c>) from the first configuration section, else their defaults.
+/// On a change of any provider it adds, changes and removes listeners without touching open connections; an invalid
 /// change is refused, every error logged, and the running configuration stays. A change applies all or nothing: its
 /// new endpoints are bound first, and if one cannot be (the port is taken), the change is refused and the running
 /// listeners go on unchanged. On shutdown it stops accepting and
@@ -21,7 +22,7 @@ namespace ProxyKestrel.Gateway.Routing;
 /// </summary>
 internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpProxyEndpoints, IAsyncDisposable
 {
-    private readonly IConfiguration _section;
+    private readonly ITcpProxyConfigProvider[] _providers;
     private readonly Func<TcpProxyTransport, ITcpRouteTransport> _createTransport;
     private readonly IProxyStateLookup _clusters;
     private readonly TimeProvider _timeProvider;
@@ -34,7 +35,7 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private TcpProxyConfig _config = new();
     private ITcpRouteTransport? _transport;
-    private IDisposable? _reloadRegistration;
+    private readonly List<IDisposable> _changeRegistrations = [];
     private bool _stopping;
     private bool _started;
     private volatile string? _configError;
@@ -42,13 +43,13 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     private Task? _stopTask;
 
     public TcpProxyListenerManager(
-        IConfiguration section,
+        IEnumerable<ITcpProxyConfigProvider> providers,
         Func<TcpProxyTransport, ITcpRouteTransport> createTransport,
         IProxyStateLookup clusters,
         TimeProvider timeProvider,
         ILogger logger)
     {
-        _section = section;
+        _providers = [.. providers];
         _createTransport = createTransport;
         _clusters = clusters;
         _timeProvider = timeProvider;
@@ -78,7 +79,8 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var errors = new List<string>();
-        TcpProxyConfig config = Load(errors);
+        ITcpProxyConfig?[] snapshots = ReadProviders(errors);
+        TcpProxyConfig config = Load(snapshots, errors, out Dictionary<string, string> prefixes);
         if (errors.Count > 0)
         {
             throw new InvalidOperationException("The TcpProxy configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors));
@@ -86,8 +88,17 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
 
         _transport = _createTransport(config.Transport);
         TcpProxyLog.TransportSelected(_logger, _transport.Name, config.Transport);
-        await ApplyAsync(config, cancellationToken).ConfigureAwait(false);
-        _reloadRegistration = ChangeToken.OnChange(_section.GetReloadToken, () => _ = ReloadAsync());
+        await _applyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ApplyCoreAsync(config, prefixes, cancellationToken).ConfigureAwait(false);
+            ListenForChanges(snapshots);
+        }
+        finally
+        {
+            _applyLock.Release();
+        }
+
         Volatile.Write(ref _started, true);
     }
 
@@ -121,12 +132,12 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
         Volatile.Write(ref _started, false);
-        _reloadRegistration?.Dispose();
         List<ITcpRouteListener> listeners = [];
         await _applyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             _stopping = true;
+            DisposeChangeRegistrations();
             List<ITcpRouteListener> bound;
             lock (_listeners)
             {
@@ -195,7 +206,7 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
 
     public async ValueTask DisposeAsync()
     {
-        _reloadRegistration?.Dispose();
+        DisposeChangeRegistrations();
         if (_transport is { } transport)
         {
             await transport.DisposeAsync().ConfigureAwait(false);
@@ -204,39 +215,151 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
         _applyLock.Dispose();
     }
 
-    private TcpProxyConfig Load(List<string> errors)
+    /// <summary>The current snapshot of each provider (null where <c>GetConfig</c> threw, which is an error).</summary>
+    private ITcpProxyConfig?[] ReadProviders(List<string> errors)
     {
-        TcpProxyConfig config = TcpProxyConfigReader.Read(_section, errors);
-        TcpProxyConfigValidator.Validate(config, id => _clusters.TryGetCluster(id, out _), errors);
-        return config;
-    }
-
-    private async Task ReloadAsync()
-    {
-        var errors = new List<string>();
-        TcpProxyConfig config = Load(errors);
-        TcpProxyTransport running = Volatile.Read(ref _config).Transport;
-        if (config.Transport != running)
+        var snapshots = new ITcpProxyConfig?[_providers.Length];
+        for (int i = 0; i < _providers.Length; i++)
         {
-            errors.Add($"{TcpProxyConfig.SectionName}:Transport: changed from {running} to {config.Transport} while running; allowed: the value the gateway started with (restart to change the transport).");
+            try
+            {
+                snapshots[i] = _providers[i].GetConfig();
+            }
+            catch (Exception e)
+            {
+                errors.Add($"{RoutesPathOf(_providers[i])}: {_providers[i].GetType().Name}.GetConfig() failed: {e.Message}");
+            }
         }
 
-        if (errors.Count > 0)
+        return snapshots;
+    }
+
+    /// <summary>
+    /// Merges the snapshots into one configuration and checks it: every route of every provider (ids and endpoints
+    /// unique across all), each cluster against YARP's, the settings of the first configuration section.
+    /// </summary>
+    private TcpProxyConfig Load(ITcpProxyConfig?[] snapshots, List<string> errors, out Dictionary<string, string> prefixes)
+    {
+        prefixes = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        TcpProxyConfig? settings = null;
+        var routes = new List<(TcpRouteConfig Route, string Prefix)>();
+        for (int i = 0; i < snapshots.Length; i++)
         {
-            _configError = string.Join(" | ", errors);
-            TcpProxyLog.ConfigRejected(_logger, _configError);
+            if (snapshots[i] is not { } snapshot)
+            {
+                continue;
+            }
+
+            if (snapshot is ConfigurationSnapshot section)
+            {
+                errors.AddRange(section.Errors);
+                settings ??= section.Config;
+            }
+
+            string prefix = RoutesPathOf(_providers[i]);
+            foreach (TcpRouteConfig route in snapshot.Routes ?? [])
+            {
+                routes.Add((route, prefix));
+                if (route?.RouteId is { } id)
+                {
+                    prefixes.TryAdd(id, prefix);
+                }
+            }
+        }
+
+        settings ??= new TcpProxyConfig();
+        TcpProxyConfigValidator.ValidateSettings(settings, errors);
+        TcpProxyConfigValidator.ValidateRoutes(routes, id => _clusters.TryGetCluster(id, out _), errors);
+        return settings with { Routes = [.. routes.Select(r => r.Route)] };
+    }
+
+    private static string RoutesPathOf(ITcpProxyConfigProvider provider) => provider switch
+    {
+        ConfigurationTcpProxyConfigProvider section => section.RoutesPath,
+        InMemoryTcpProxyConfigProvider => InMemoryTcpProxyConfigProvider.RoutesPath,
+        _ => $"{provider.GetType().Name}:Routes",
+    };
+
+    /// <summary>
+    /// Reloads when one of <paramref name="snapshots"/> is outdated (called under the apply lock, after each read). A
+    /// token that has already fired calls back at once, so no change is missed between reading and listening.
+    /// </summary>
+    private void ListenForChanges(ITcpProxyConfig?[] snapshots)
+    {
+        DisposeChangeRegistrations();
+        foreach (ITcpProxyConfig? snapshot in snapshots)
+        {
+            if (snapshot?.ChangeToken is { } token)
+            {
+                // Off the thread that signalled (an Update caller, the file watcher): the reload binds sockets.
+                _changeRegistrations.Add(token.RegisterChangeCallback(static state => _ = Task.Run(((TcpProxyListenerManager)state!).ReloadAsync), this));
+            }
+        }
+    }
+
+    private void DisposeChangeRegistrations()
+    {
+        foreach (IDisposable registration in _changeRegistrations)
+        {
+            registration.Dispose();
+        }
+
+        _changeRegistrations.Clear();
+    }
+
+    /// <summary>
+    /// Reads every provider again and applies the result, all or nothing; reloads run one at a time, each reading the
+    /// providers once it has the apply lock, so the last one to run applies the newest routes.
+    /// </summary>
+    private async Task ReloadAsync()
+    {
+        try
+        {
+            await _applyLock.WaitAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
             return;
         }
 
         try
         {
-            await ApplyAsync(config, CancellationToken.None).ConfigureAwait(false);
-            _configError = null;
+            if (_stopping)
+            {
+                return;
+            }
+
+            var errors = new List<string>();
+            ITcpProxyConfig?[] snapshots = ReadProviders(errors);
+            ListenForChanges(snapshots);
+            TcpProxyConfig config = Load(snapshots, errors, out Dictionary<string, string> prefixes);
+            TcpProxyTransport running = Volatile.Read(ref _config).Transport;
+            if (config.Transport != running)
+            {
+                errors.Add($"{TcpProxyConfig.SectionName}:Transport: changed from {running} to {config.Transport} while running; allowed: the value the gateway started with (restart to change the transport).");
+            }
+
+            if (errors.Count > 0)
+            {
+                _configError = string.Join(" | ", errors);
+                TcpProxyLog.ConfigRejected(_logger, _configError);
+                return;
+            }
+
+            try
+            {
+                await ApplyCoreAsync(config, prefixes, CancellationToken.None).ConfigureAwait(false);
+                _configError = null;
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or AddressInUseException)
+            {
+                _configError = e.Message;
+                TcpProxyLog.ConfigRejected(_logger, e.Message);
+            }
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or AddressInUseException)
+        finally
         {
-            _configError = e.Message;
-            TcpProxyLog.ConfigRejected(_logger, e.Message);
+            _applyLock.Release();
         }
     }
 
@@ -254,100 +377,94 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
         }
     }
 
-    private async Task ApplyAsync(TcpProxyConfig config, CancellationToken cancellationToken)
+    /// <summary>Applies a checked configuration; the caller holds the apply lock.</summary>
+    private async Task ApplyCoreAsync(TcpProxyConfig config, Dictionary<string, string> prefixes, CancellationToken cancellationToken)
     {
-        await _applyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        if (_stopping)
         {
-            if (_stopping)
+            return;
+        }
+
+        var wanted = new Dictionary<ListenKey, TcpRoute>();
+        foreach (TcpRouteConfig routeConfig in config.Routes)
+        {
+            ProxyProtocolReceiver? receiver = null;
+            if (routeConfig.AcceptProxyProtocol is { } accept)
             {
-                return;
+                _ = ProxyProtocolReceiver.TryCreate(accept, $"{prefixes[routeConfig.RouteId]}:{routeConfig.RouteId}:AcceptProxyProtocol", [], out receiver);
             }
 
-            var wanted = new Dictionary<ListenKey, TcpRoute>();
-            foreach (TcpRouteConfig routeConfig in config.Routes)
+            var route = new TcpRoute(routeConfig, receiver, CounterOf(routeConfig.RouteId));
+            foreach (string listen in routeConfig.Listen)
             {
-                ProxyProtocolReceiver? receiver = null;
-                if (routeConfig.AcceptProxyProtocol is { } accept)
-                {
-                    _ = ProxyProtocolReceiver.TryCreate(accept, $"TcpProxy:Routes:{routeConfig.RouteId}:AcceptProxyProtocol", [], out receiver);
-                }
+                _ = TcpProxyConfigValidator.TryParseEndPoint(listen, out IPEndPoint? endPoint);
+                wanted[ListenKey.For(endPoint!, route.RouteId)] = route;
+            }
+        }
 
-                var route = new TcpRoute(routeConfig, receiver, CounterOf(routeConfig.RouteId));
-                foreach (string listen in routeConfig.Listen)
+        // All or nothing: the new endpoints are bound first, while the running listeners go on unchanged. Only
+        // once every one is bound do the kept listeners take their new routes and the removed ones stop (their
+        // open connections go on); if one cannot be bound, the new ones are closed again and nothing changed.
+        List<(ListenKey Key, ITcpRouteListener Listener, TcpRoute Route)> kept = [];
+        List<(ListenKey Key, ITcpRouteListener Listener)> removed = [];
+        lock (_listeners)
+        {
+            foreach ((ListenKey key, ITcpRouteListener listener) in _listeners)
+            {
+                if (wanted.Remove(key, out TcpRoute? route))
                 {
-                    _ = TcpProxyConfigValidator.TryParseEndPoint(listen, out IPEndPoint? endPoint);
-                    wanted[ListenKey.For(endPoint!, route.RouteId)] = route;
+                    kept.Add((key, listener, route));
+                }
+                else
+                {
+                    removed.Add((key, listener));
                 }
             }
+        }
 
-            // All or nothing: the new endpoints are bound first, while the running listeners go on unchanged. Only
-            // once every one is bound do the kept listeners take their new routes and the removed ones stop (their
-            // open connections go on); if one cannot be bound, the new ones are closed again and nothing changed.
-            List<(ListenKey Key, ITcpRouteListener Listener, TcpRoute Route)> kept = [];
-            List<(ListenKey Key, ITcpRouteListener Listener)> removed = [];
+        List<(ListenKey Key, ITcpRouteListener Listener)> added = await BindAllAsync(wanted, prefixes, cancellationToken).ConfigureAwait(false);
+        lock (_listeners)
+        {
+            foreach ((_, ITcpRouteListener listener, TcpRoute route) in kept)
+            {
+                listener.Route = route;
+            }
+
+            foreach ((ListenKey key, ITcpRouteListener listener) in added)
+            {
+                _listeners[key] = listener;
+            }
+        }
+
+        foreach ((_, ITcpRouteListener listener) in added)
+        {
+            TcpProxyLog.RouteListening(_logger, listener.Route.RouteId, listener.EndPoint, listener.Route.Config.ClusterId);
+        }
+
+        foreach ((ListenKey key, ITcpRouteListener listener) in removed)
+        {
+            // Listed as bound until the socket is closed, so a listed endpoint is never a refused one.
+            await listener.UnbindAsync().ConfigureAwait(false);
             lock (_listeners)
             {
-                foreach ((ListenKey key, ITcpRouteListener listener) in _listeners)
-                {
-                    if (wanted.Remove(key, out TcpRoute? route))
-                    {
-                        kept.Add((key, listener, route));
-                    }
-                    else
-                    {
-                        removed.Add((key, listener));
-                    }
-                }
+                _listeners.Remove(key);
+                _retired.Add(listener);
             }
 
-            List<(ListenKey Key, ITcpRouteListener Listener)> added = await BindAllAsync(wanted, cancellationToken).ConfigureAwait(false);
-            lock (_listeners)
-            {
-                foreach ((_, ITcpRouteListener listener, TcpRoute route) in kept)
-                {
-                    listener.Route = route;
-                }
-
-                foreach ((ListenKey key, ITcpRouteListener listener) in added)
-                {
-                    _listeners[key] = listener;
-                }
-            }
-
-            foreach ((_, ITcpRouteListener listener) in added)
-            {
-                TcpProxyLog.RouteListening(_logger, listener.Route.RouteId, listener.EndPoint, listener.Route.Config.ClusterId);
-            }
-
-            foreach ((ListenKey key, ITcpRouteListener listener) in removed)
-            {
-                // Listed as bound until the socket is closed, so a listed endpoint is never a refused one.
-                await listener.UnbindAsync().ConfigureAwait(false);
-                lock (_listeners)
-                {
-                    _listeners.Remove(key);
-                    _retired.Add(listener);
-                }
-
-                TcpProxyLog.RouteStopped(_logger, listener.Route.RouteId, listener.EndPoint);
-                _ = DisposeWhenIdleAsync(listener);
-            }
-
-            Volatile.Write(ref _config, config);
-            TcpProxyLog.ConfigApplied(_logger, config.Routes.Count);
+            TcpProxyLog.RouteStopped(_logger, listener.Route.RouteId, listener.EndPoint);
+            _ = DisposeWhenIdleAsync(listener);
         }
-        finally
-        {
-            _applyLock.Release();
-        }
+
+        Volatile.Write(ref _config, config);
+        TcpProxyLog.ConfigApplied(_logger, config.Routes.Count);
     }
 
     /// <summary>
     /// Binds every endpoint of <paramref name="wanted"/>, or none: when one fails, the ones already bound stop again
     /// (a connection they accepted meanwhile goes on) and the failure is thrown, naming the route and the endpoint.
     /// </summary>
-    private async Task<List<(ListenKey Key, ITcpRouteListener Listener)>> BindAllAsync(Dictionary<ListenKey, TcpRoute> wanted, CancellationToken cancellationToken)
+    private async Task<List<(ListenKey Key, ITcpRouteListener Listener)>> BindAllAsync(
+        Dictionary<ListenKey, TcpRoute> wanted, Dictionary<string, string> prefixes, CancellationToken cancellationToken)
     {
         List<(ListenKey Key, ITcpRouteListener Listener)> bound = [];
         foreach ((ListenKey key, TcpRoute route) in wanted)
@@ -374,7 +491,7 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
                     throw;
                 }
 
-                throw new IOException($"{TcpProxyConfig.SectionName}:Routes:{route.RouteId}:Listen: cannot listen on {key.EndPoint}: {e.Message}", e);
+                throw new IOException($"{prefixes[route.RouteId]}:{route.RouteId}:Listen: cannot listen on {key.EndPoint}: {e.Message}", e);
             }
         }
 

@@ -46,7 +46,8 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>
     /// Starts a gateway with <paramref name="json"/> as its configuration file; <paramref name="configureProxy"/> can
-    /// extend YARP's builder (e.g. <c>AddProxyProtocolForwarding()</c>).
+    /// extend YARP's builder (e.g. <c>AddProxyProtocolForwarding()</c>), <paramref name="configureApp"/> map endpoints
+    /// (before YARP's).
     /// </summary>
     /// <param name="transport">
     /// Pins <c>TcpProxy:Transport</c> whatever the environment and the JSON file say (for transport-specific tests); a
@@ -57,7 +58,8 @@ public sealed class GatewayHost : IAsyncDisposable
         Action<IServiceCollection>? configureServices = null,
         ILoggerProvider? logger = null,
         Action<IReverseProxyBuilder>? configureProxy = null,
-        TcpProxyTransport? transport = null)
+        TcpProxyTransport? transport = null,
+        Action<WebApplication>? configureApp = null)
     {
         string directory = TempDirectory.Create("gateway");
         string path = Path.Combine(directory, "gateway.json");
@@ -85,6 +87,7 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Services.AddTcpProxy(builder.Configuration.GetSection("TcpProxy"));
         configureServices?.Invoke(builder.Services);
         WebApplication app = builder.Build();
+        configureApp?.Invoke(app);
         app.MapReverseProxy();
         try
         {

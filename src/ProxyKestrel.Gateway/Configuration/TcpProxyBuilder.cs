@@ -1,0 +1,7 @@
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <inheritdoc/>
+internal sealed class TcpProxyBuilder(IServiceCollection services) : ITcpProxyBuilder
+{
+    public IServiceCollection Services { get; } = services;
+}
