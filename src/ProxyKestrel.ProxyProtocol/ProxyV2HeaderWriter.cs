@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Text;
 
@@ -22,6 +23,10 @@ namespace ProxyKestrel.ProxyProtocol;
 public ref struct ProxyV2HeaderWriter
 {
     private const int MaxUniqueIdLength = 128;
+    private const string Rs0026Justification =
+        "The two Proxy overloads differ in their first parameter (Span<byte> or IBufferWriter<byte>), so no call can bind to "
+        + "both; the optional transport is the same last parameter of each.";
+
     private readonly Span<byte> _buffer;
     private readonly IBufferWriter<byte>? _output;
     private int _position;
@@ -46,6 +51,7 @@ public ref struct ProxyV2HeaderWriter
     /// Starts a PROXY header for two IP endpoints. Two IPv4 addresses (IPv4-mapped IPv6 counts as IPv4) give
     /// AF_INET; otherwise AF_INET6 with an IPv4 address mapped into IPv6.
     /// </summary>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = Rs0026Justification)]
     public static ProxyV2HeaderWriter Proxy(
         Span<byte> destination,
         IPAddress sourceAddress,
@@ -67,6 +73,7 @@ public ref struct ProxyV2HeaderWriter
     /// <param name="destinationAddress">The address the client connected to.</param>
     /// <param name="destinationPort">The port the client connected to.</param>
     /// <param name="transport">Stream (TCP) or datagram (UDP).</param>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = Rs0026Justification)]
     public static ProxyV2HeaderWriter Proxy(
         IBufferWriter<byte> output,
         int sizeHint,

@@ -39,7 +39,7 @@ public sealed record ClusterProxyProtocol(ProxyProtocolVersion? Version, ProxyPr
     public static ClusterProxyProtocol None { get; } = new(null, ProxyProtocolTlvSelection.None);
 
     /// <summary>Reads the cluster's metadata; problems go to <paramref name="errors"/>.</summary>
-    public static ClusterProxyProtocol Read(ClusterConfig cluster, List<string> errors)
+    internal static ClusterProxyProtocol Read(ClusterConfig cluster, List<string> errors)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(errors);

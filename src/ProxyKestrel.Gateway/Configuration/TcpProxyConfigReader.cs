@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 namespace ProxyKestrel.Gateway.Configuration;
 
 /// <summary>Reads the <c>TcpProxy</c> section, collecting every unknown key and unparsable value with its path.</summary>
-public static class TcpProxyConfigReader
+internal static class TcpProxyConfigReader
 {
     private static readonly string[] SectionKeys = ["Routes", "DrainTimeout", "Transport"];
 

@@ -3,7 +3,7 @@ using System.Net;
 namespace ProxyKestrel.Gateway.Configuration;
 
 /// <summary>Checks a <see cref="TcpProxyConfig"/>, reporting every error with its key and what is allowed.</summary>
-public static class TcpProxyConfigValidator
+internal static class TcpProxyConfigValidator
 {
     /// <summary>
     /// Validates <paramref name="config"/>. <paramref name="clusterExists"/> (when given) checks each ClusterId against

@@ -41,7 +41,7 @@ public sealed record TcpHealthCheckOptions
     public int Fall { get; init; } = 3;
 
     /// <summary>Reads the options from <paramref name="cluster"/>'s metadata; problems go to <paramref name="errors"/>.</summary>
-    public static TcpHealthCheckOptions Read(ClusterConfig cluster, List<string> errors)
+    internal static TcpHealthCheckOptions Read(ClusterConfig cluster, List<string> errors)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(errors);

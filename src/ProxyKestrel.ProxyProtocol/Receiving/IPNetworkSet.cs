@@ -6,7 +6,7 @@ namespace ProxyKestrel.ProxyProtocol;
 /// A list of networks compiled from validated text (CIDR or single addresses, see
 /// <see cref="ProxyProtocolOptionsValidation.TryParseNetwork"/>). An IPv4-mapped IPv6 address matches its IPv4 network.
 /// </summary>
-public sealed class IPNetworkSet
+internal sealed class IPNetworkSet
 {
     private readonly IPNetwork[] _networks;
 

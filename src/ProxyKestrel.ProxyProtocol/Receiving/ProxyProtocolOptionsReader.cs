@@ -7,7 +7,7 @@ namespace ProxyKestrel.ProxyProtocol;
 /// key, unparsable value) with its path and what is allowed, so start-up can report them all at once. Configuration
 /// sources (Microsoft.Extensions.Configuration, the gateway's JSON) walk their keys and call <see cref="TrySet"/>.
 /// </summary>
-public static class ProxyProtocolOptionsReader
+internal static class ProxyProtocolOptionsReader
 {
     /// <summary>The configuration keys, which are the property names of <see cref="ProxyProtocolOptions"/>.</summary>
     public static IReadOnlyList<string> Keys { get; } =

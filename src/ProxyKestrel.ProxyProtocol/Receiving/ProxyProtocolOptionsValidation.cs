@@ -3,7 +3,7 @@ using System.Net;
 namespace ProxyKestrel.ProxyProtocol;
 
 /// <summary>Checks <see cref="ProxyProtocolOptions"/>, reporting every error with its key and what is allowed.</summary>
-public static class ProxyProtocolOptionsValidation
+internal static class ProxyProtocolOptionsValidation
 {
     /// <summary>Appends one message per problem, each naming <c>{prefix}:{key}</c>.</summary>
     public static void Validate(ProxyProtocolOptions options, string prefix, List<string> errors)

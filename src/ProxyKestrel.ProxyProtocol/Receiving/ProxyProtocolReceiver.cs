@@ -8,7 +8,7 @@ namespace ProxyKestrel.ProxyProtocol;
 /// bytes of its connection mean. Transport-neutral: the Kestrel middleware and the gateway each read bytes their own
 /// way and ask <see cref="Evaluate"/> after every read.
 /// </summary>
-public sealed class ProxyProtocolReceiver
+internal sealed class ProxyProtocolReceiver
 {
     private readonly IPNetworkSet _trustedNetworks;
 

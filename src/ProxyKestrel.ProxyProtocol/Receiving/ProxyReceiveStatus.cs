@@ -1,7 +1,7 @@
 namespace ProxyKestrel.ProxyProtocol;
 
 /// <summary>What <see cref="ProxyProtocolReceiver.Evaluate"/> decided about the first bytes of a connection.</summary>
-public enum ProxyReceiveStatus
+internal enum ProxyReceiveStatus
 {
     /// <summary>Still a valid beginning of a header: read more (within the header timeout).</summary>
     NeedMoreData,
