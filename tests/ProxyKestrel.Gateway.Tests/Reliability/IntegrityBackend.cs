@@ -277,8 +277,11 @@ internal sealed class IntegrityBackend : IAsyncDisposable
             Sessions[source?.ToString() ?? "?"] = session;
 
             ReadOnlyMemory<byte> rest = buffer.AsMemory(PrefixLength, filled - PrefixLength);
-            Task send = SendStreamAsync(socket, session, IntegrityData.DownSeed(seed), wanted);
-            Task receive = ReceiveStreamAsync(socket, session, seed, rest, buffer);
+            // Each direction on its own work item: called inline, the sender would run until its first send that does
+            // not complete at once, and against a gateway that drains as fast as it writes an endless down stream
+            // never gets there, so the up direction was not read at all (4 GB down, the up stream stuck in buffers).
+            Task send = Task.Run(() => SendStreamAsync(socket, session, IntegrityData.DownSeed(seed), wanted));
+            Task receive = Task.Run(() => ReceiveStreamAsync(socket, session, seed, rest, buffer));
             try
             {
                 await Task.WhenAll(send, receive);
