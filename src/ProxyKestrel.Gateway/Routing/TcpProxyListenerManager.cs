@@ -441,6 +441,10 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             TcpProxyLog.RouteListening(_logger, listener.Route.RouteId, listener.EndPoint, listener.Route.Config.ClusterId);
         }
 
+        // The new routes are published before the removed listeners stop: every route of the published set has all
+        // its listeners bound at every moment, so readiness never sees a route whose listener is already gone (it
+        // answered 503 for a removed route between its listener's close and the switch).
+        Volatile.Write(ref _config, config);
         foreach ((ListenKey key, ITcpRouteListener listener) in removed)
         {
             // Listed as bound until the socket is closed, so a listed endpoint is never a refused one.
@@ -455,7 +459,6 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             _ = DisposeWhenIdleAsync(listener);
         }
 
-        Volatile.Write(ref _config, config);
         TcpProxyLog.ConfigApplied(_logger, config.Routes.Count);
     }
 
