@@ -172,31 +172,7 @@ postscreen_dnsbl_action = ignore
 smtpd_banner = \$myhostname ESMTP
 biff = no
 EOF
-cat >"$work/etc/master.cf" <<EOF
-127.0.0.1:$POSTFIX_PORT inet n - n - 1 postscreen
-smtpd pass - - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-proxywrite unix - - n - 1 proxymap
-smtp unix - - n - - smtp
-relay unix - - n - - smtp
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-local unix - n n - - local
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-EOF
+{ echo "127.0.0.1:$POSTFIX_PORT inet n - n - 1 postscreen"; grep -v '^#' eng/postfix/master-services.cf; } >"$work/etc/master.cf"
 "${SUDO[@]}" postfix -c "$work/etc" check || fail "postfix check refused the demo's configuration in $work/etc."
 
 : >"$work/postfix.log"

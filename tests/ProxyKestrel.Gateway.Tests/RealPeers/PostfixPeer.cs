@@ -98,32 +98,12 @@ internal sealed class PostfixPeer : IAsyncDisposable
             biff = no
 
             """;
+        string services = string.Join('\n', File.ReadAllLines(Path.Combine(RepoPaths.Root, "eng", "postfix", "master-services.cf")).Where(l => !l.StartsWith('#')));
         string master = $"""
             {postscreen} inet n - n - 1 postscreen
             {proxySmtpd} inet n - n - - smtpd -o smtpd_upstream_proxy_protocol=haproxy
             {plainSmtpd} inet n - n - - smtpd
-            smtpd pass - - n - - smtpd
-            pickup unix n - n 60 1 pickup
-            cleanup unix n - n - 0 cleanup
-            qmgr unix n - n 300 1 qmgr
-            rewrite unix - - n - - trivial-rewrite
-            bounce unix - - n - 0 bounce
-            defer unix - - n - 0 bounce
-            trace unix - - n - 0 bounce
-            verify unix - - n - 1 verify
-            flush unix n - n 1000? 0 flush
-            proxymap unix - - n - - proxymap
-            proxywrite unix - - n - 1 proxymap
-            smtp unix - - n - - smtp
-            relay unix - - n - - smtp
-            showq unix n - n - - showq
-            error unix - - n - - error
-            retry unix - - n - - error
-            discard unix - - n - - discard
-            local unix - n n - - local
-            anvil unix - - n - 1 anvil
-            scache unix - - n - 1 scache
-            postlog unix-dgram n - n - 1 postlogd
+            {services}
 
             """;
         await File.WriteAllTextAsync(Path.Combine(etc, "main.cf"), main);
