@@ -8,6 +8,8 @@ public class ReloadInvalidChangeTests
     [Theory]
     [InlineData("\"Listen\": \"127.0.0.1:0\", \"ClusterId\": \"unknown\"", "cluster 'unknown' is not defined")]
     [InlineData("\"Listen\": \"127.0.0.1:0\", \"ClusterId\": \"c1\", \"MaxConnections\": \"zero\"", "'zero' is not a whole number")]
+    [InlineData("\"Listen\": \"127.0.0.1:0\", \"ClusterId\": \"c1\", \"ClientTimeout\": \"00:00:00\"", "TcpProxy:Routes:r1:ClientTimeout: 00:00:00 is out of range")]
+    [InlineData("\"Listen\": \"127.0.0.1:0\", \"ClusterId\": \"c1\", \"ServerTimeout\": \"soon\"", "TcpProxy:Routes:r1:ServerTimeout: 'soon' is not a time span")]
     public async Task Reload_InvalidChange_RefusedLoggedAndOldRouteKeepsWorking(string badRoute, string expected)
     {
         var logs = new ListLoggerProvider();

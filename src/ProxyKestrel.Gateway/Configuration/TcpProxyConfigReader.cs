@@ -14,6 +14,8 @@ internal static class TcpProxyConfigReader
         nameof(TcpRouteConfig.ClusterId),
         nameof(TcpRouteConfig.ConnectTimeout),
         nameof(TcpRouteConfig.IdleTimeout),
+        nameof(TcpRouteConfig.ClientTimeout),
+        nameof(TcpRouteConfig.ServerTimeout),
         nameof(TcpRouteConfig.AllowedClients),
         nameof(TcpRouteConfig.MaxConnections),
         nameof(TcpRouteConfig.AcceptProxyProtocol),
@@ -39,7 +41,7 @@ internal static class TcpProxyConfigReader
 
                     break;
                 case "DrainTimeout":
-                    drain = ReadTimeSpan(child, errors, drain);
+                    drain = ReadTimeSpan(child, errors) ?? drain;
                     break;
                 case "Transport":
                     if (Match(child.Value?.Trim() ?? string.Empty, Enum.GetNames<TcpProxyTransport>()) is { } name)
@@ -75,10 +77,16 @@ internal static class TcpProxyConfigReader
                     route = route with { ClusterId = child.Value ?? string.Empty };
                     break;
                 case nameof(TcpRouteConfig.ConnectTimeout):
-                    route = route with { ConnectTimeout = ReadTimeSpan(child, errors, route.ConnectTimeout) };
+                    route = route with { ConnectTimeout = ReadTimeSpan(child, errors) ?? route.ConnectTimeout };
                     break;
                 case nameof(TcpRouteConfig.IdleTimeout):
-                    route = route with { IdleTimeout = ReadTimeSpan(child, errors, route.IdleTimeout) };
+                    route = route with { IdleTimeout = ReadTimeSpan(child, errors) ?? route.IdleTimeout };
+                    break;
+                case nameof(TcpRouteConfig.ClientTimeout):
+                    route = route with { ClientTimeout = ReadTimeSpan(child, errors) ?? route.ClientTimeout };
+                    break;
+                case nameof(TcpRouteConfig.ServerTimeout):
+                    route = route with { ServerTimeout = ReadTimeSpan(child, errors) ?? route.ServerTimeout };
                     break;
                 case nameof(TcpRouteConfig.AllowedClients):
                     route = route with { AllowedClients = ReadList(child) };
@@ -133,7 +141,8 @@ internal static class TcpProxyConfigReader
         return [.. section.GetChildren().Select(item => item.Value ?? string.Empty)];
     }
 
-    private static TimeSpan ReadTimeSpan(IConfigurationSection section, List<string> errors, TimeSpan fallback)
+    /// <summary>The time span <paramref name="section"/> holds; null (and an error) when it is not one.</summary>
+    private static TimeSpan? ReadTimeSpan(IConfigurationSection section, List<string> errors)
     {
         if (TimeSpan.TryParse(section.Value, CultureInfo.InvariantCulture, out TimeSpan value))
         {
@@ -141,7 +150,7 @@ internal static class TcpProxyConfigReader
         }
 
         errors.Add($"{section.Path}: '{section.Value}' is not a time span; allowed: hh:mm:ss, e.g. 00:00:05.");
-        return fallback;
+        return null;
     }
 
     private static string? Match(string key, string[] keys) =>

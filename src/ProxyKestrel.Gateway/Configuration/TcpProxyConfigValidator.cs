@@ -91,10 +91,9 @@ internal static class TcpProxyConfigValidator
                 errors.Add($"{at}:ConnectTimeout: {route.ConnectTimeout:c} is out of range; allowed: more than 00:00:00, up to 00:10:00.");
             }
 
-            if (route.IdleTimeout <= TimeSpan.Zero || route.IdleTimeout > TimeSpan.FromDays(1))
-            {
-                errors.Add($"{at}:IdleTimeout: {route.IdleTimeout:c} is out of range; allowed: more than 00:00:00, up to 1.00:00:00.");
-            }
+            ValidateIdleTimeout(route.IdleTimeout, $"{at}:{nameof(TcpRouteConfig.IdleTimeout)}", string.Empty, errors);
+            ValidateIdleTimeout(route.ClientTimeout, $"{at}:{nameof(TcpRouteConfig.ClientTimeout)}", " (omit to use IdleTimeout)", errors);
+            ValidateIdleTimeout(route.ServerTimeout, $"{at}:{nameof(TcpRouteConfig.ServerTimeout)}", " (omit to use IdleTimeout)", errors);
 
             if (route.MaxConnections is < 1)
             {
@@ -116,6 +115,18 @@ internal static class TcpProxyConfigValidator
             {
                 ProxyProtocolOptionsValidation.Validate(accept, $"{at}:AcceptProxyProtocol", errors);
             }
+        }
+    }
+
+    /// <summary>
+    /// Checks an idle timeout of a route (<c>IdleTimeout</c>, <c>ClientTimeout</c>, <c>ServerTimeout</c>): more than
+    /// zero, up to 1 day; null (not set) passes.
+    /// </summary>
+    private static void ValidateIdleTimeout(TimeSpan? timeout, string key, string hint, List<string> errors)
+    {
+        if (timeout is { } value && (value <= TimeSpan.Zero || value > TimeSpan.FromDays(1)))
+        {
+            errors.Add($"{key}: {value:c} is out of range; allowed: more than 00:00:00, up to 1.00:00:00{hint}.");
         }
     }
 

@@ -6,7 +6,7 @@ public sealed record TcpRouteConfig
     /// <summary>The default <see cref="ConnectTimeout"/>, 5 seconds (HAProxy's <c>timeout connect</c> in the seed setup).</summary>
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>The default <see cref="IdleTimeout"/>, 1 minute (HAProxy's <c>timeout client</c> / <c>timeout server</c>).</summary>
+    /// <summary>The default <see cref="IdleTimeout"/>, 1 minute (HAProxy's <c>timeout client</c> and <c>timeout server</c> in the seed setup).</summary>
     public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromMinutes(1);
 
     /// <summary>The route id (its key).</summary>
@@ -21,8 +21,23 @@ public sealed record TcpRouteConfig
     /// <summary>How long to wait for a backend connection before trying the next destination.</summary>
     public TimeSpan ConnectTimeout { get; init; } = DefaultConnectTimeout;
 
-    /// <summary>How long a relayed connection may stay silent in both directions before both sides are closed.</summary>
+    /// <summary>
+    /// The shorthand for both <see cref="ClientTimeout"/> and <see cref="ServerTimeout"/>: the timeout of each side
+    /// that does not set its own (HAProxy's <c>timeout client</c> and <c>timeout server</c> set to the same value).
+    /// </summary>
     public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
+
+    /// <summary>
+    /// The client side's timeout (HAProxy's <c>timeout client</c>): a relayed connection whose client has had no byte
+    /// received from it or sent to it for this long is closed, both sides. Null: <see cref="IdleTimeout"/>.
+    /// </summary>
+    public TimeSpan? ClientTimeout { get; init; }
+
+    /// <summary>
+    /// The server side's timeout (HAProxy's <c>timeout server</c>): a relayed connection whose backend has had no byte
+    /// received from it or sent to it for this long is closed, both sides. Null: <see cref="IdleTimeout"/>.
+    /// </summary>
+    public TimeSpan? ServerTimeout { get; init; }
 
     /// <summary>Client networks (CIDR) allowed to connect; null allows everyone. Others are closed at once.</summary>
     public IReadOnlyList<string>? AllowedClients { get; init; }
@@ -35,4 +50,10 @@ public sealed record TcpRouteConfig
     /// those of the Kestrel middleware. Null: clients send no header.
     /// </summary>
     public ProxyProtocolOptions? AcceptProxyProtocol { get; init; }
+
+    /// <summary>The client side's effective timeout: <see cref="ClientTimeout"/>, else <see cref="IdleTimeout"/>.</summary>
+    internal TimeSpan ClientIdleTimeout => ClientTimeout ?? IdleTimeout;
+
+    /// <summary>The server side's effective timeout: <see cref="ServerTimeout"/>, else <see cref="IdleTimeout"/>.</summary>
+    internal TimeSpan ServerIdleTimeout => ServerTimeout ?? IdleTimeout;
 }
