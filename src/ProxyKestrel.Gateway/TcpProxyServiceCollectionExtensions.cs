@@ -6,7 +6,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway;
 using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Diagnostics;
 using ProxyKestrel.Gateway.Health;
+using ProxyKestrel.Gateway.Lifecycle;
+using ProxyKestrel.Gateway.Listeners;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Configuration;
@@ -45,15 +48,16 @@ public static class TcpProxyServiceCollectionExtensions
         services.TryAddSingleton(sp => new DestinationConnector(
             sp.GetServices<ILoadBalancingPolicy>(),
             sp.GetRequiredService<IDestinationHealthUpdater>(),
-            sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Destinations"),
             sp.GetRequiredService<TcpProxyMetrics>()));
-        services.TryAddSingleton(sp => new TcpProxyConnectionHandler(
+        services.TryAddSingleton(sp => new TcpConnectionLifecycle(
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetRequiredService<DestinationConnector>(),
+            sp.GetRequiredService<TcpProxyMetrics>(),
+            new TcpConnectionCounts(),
+            new TcpAccessLog(sp.GetRequiredService<ILoggerFactory>()),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Connections"),
-            sp.GetRequiredService<TcpProxyMetrics>()));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Connections")));
         services.TryAddSingleton(sp => new TcpProxyListenerManager(
             sp.GetServices<ITcpProxyConfigProvider>(),
             kind => TcpRouteTransports.Create(kind, sp),

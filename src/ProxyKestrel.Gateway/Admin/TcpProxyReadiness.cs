@@ -4,6 +4,8 @@ using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Model;
 
+using ProxyKestrel.Gateway.Listeners;
+
 namespace ProxyKestrel.Gateway.Admin;
 
 /// <summary>The readiness of the TCP gateway, read from the listener manager, YARP's cluster state and the host.</summary>

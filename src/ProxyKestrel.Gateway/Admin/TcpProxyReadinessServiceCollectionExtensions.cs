@@ -4,6 +4,8 @@ using ProxyKestrel.Gateway.Admin;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
 
+using ProxyKestrel.Gateway.Listeners;
+
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Registers <see cref="ITcpProxyReadiness"/>.</summary>

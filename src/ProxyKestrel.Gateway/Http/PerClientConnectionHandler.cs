@@ -10,6 +10,8 @@ using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Routing;
 
+using ProxyKestrel.Gateway.Lifecycle;
+
 namespace ProxyKestrel.Gateway.Http;
 
 /// <summary>

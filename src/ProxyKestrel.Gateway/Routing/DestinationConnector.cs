@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -8,12 +7,14 @@ using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
 
+using ProxyKestrel.Gateway.Diagnostics;
+
 namespace ProxyKestrel.Gateway.Routing;
 
 /// <summary>
 /// Picks destinations of a YARP cluster with the cluster's load-balancing policy over its available (healthy)
-/// destinations, connects with a timeout, and on failure marks the destination unhealthy (passive health) and tries
-/// the next one.
+/// destinations, in the order <see cref="Lifecycle.TcpConnectionLifecycle"/> tries them, and marks one that failed
+/// unhealthy (passive health).
 /// </summary>
 internal sealed class DestinationConnector
 {
@@ -23,68 +24,19 @@ internal sealed class DestinationConnector
     private static readonly ConditionalWeakTable<DestinationConfig, EndPoint> s_endPoints = new();
     private readonly Dictionary<string, ILoadBalancingPolicy> _policies;
     private readonly IDestinationHealthUpdater _healthUpdater;
-    private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly TcpProxyMetrics _metrics;
 
     public DestinationConnector(
         IEnumerable<ILoadBalancingPolicy> policies,
         IDestinationHealthUpdater healthUpdater,
-        TimeProvider timeProvider,
         ILogger logger,
         TcpProxyMetrics metrics)
     {
         _policies = policies.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
         _healthUpdater = healthUpdater;
-        _timeProvider = timeProvider;
         _logger = logger;
         _metrics = metrics;
-    }
-
-    /// <summary>Returns a connected socket and its destination, or null when every destination failed.</summary>
-    public async Task<(Socket Socket, DestinationState Destination)?> ConnectAsync(
-        string routeId, ClusterState cluster, TimeSpan connectTimeout, CancellationToken cancellationToken)
-    {
-        List<DestinationState> candidates = Candidates(cluster);
-        HttpContext? context = null;
-        while (PickNext(cluster, candidates, ref context) is { } destination)
-        {
-            Socket? socket = null;
-            try
-            {
-                EndPoint endPoint = EndPointOf(destination);
-                // An IPv4 or IPv6 socket for an IP destination (no dual-mode socket, one setsockopt less); a
-                // dual-mode socket for a DNS name, which may resolve to either.
-                socket = endPoint is IPEndPoint ip
-                    ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }
-                    : new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                using var timeout = new CancellationTokenSource(connectTimeout, _timeProvider);
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-                try
-                {
-                    await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                {
-                    throw new TimeoutException($"no connection within {connectTimeout:c}");
-                }
-
-                return (socket, destination);
-            }
-            catch (Exception e) when (e is SocketException or TimeoutException or FormatException or ArgumentException)
-            {
-                socket?.Dispose();
-                string errorType = e switch
-                {
-                    TimeoutException => "timeout",
-                    SocketException se => se.SocketErrorCode.ToString(),
-                    _ => "bad_address",
-                };
-                ReportFailure(routeId, cluster, destination, errorType, e.Message);
-            }
-        }
-
-        return null;
     }
 
     /// <summary>

@@ -37,6 +37,9 @@ internal sealed class TcpRoute
         return client is IPEndPoint ip && _allowedClients.Contains(ip.Address);
     }
 
+    /// <summary>The route id's open connections (old and new routes of a reload alike).</summary>
+    public int Open => _counter.Open;
+
     /// <summary>Takes a connection slot; false when <c>MaxConnections</c> are already open.</summary>
     public bool TryEnter()
     {

@@ -113,7 +113,7 @@ public class InMemoryRoutesTests
         taken.Listen();
         await using GatewayHost gateway = await StartAsync(new() { ["c1"] = backend.Address }, [Route("r1", "c1")], logs);
         var memory = gateway.Services.GetRequiredService<InMemoryTcpProxyConfigProvider>();
-        var manager = gateway.Services.GetRequiredService<ProxyKestrel.Gateway.Routing.TcpProxyListenerManager>();
+        var manager = gateway.Services.GetRequiredService<ProxyKestrel.Gateway.Listeners.TcpProxyListenerManager>();
         IPEndPoint listen = gateway.EndPointOf("r1");
         using Socket open = await Net.ConnectAsync(listen, "127.0.0.147");
         await Net.AssertEchoAsync(open, "before");

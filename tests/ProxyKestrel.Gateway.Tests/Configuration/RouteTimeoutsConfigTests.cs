@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Listeners;
 using ProxyKestrel.Gateway.Routing;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 

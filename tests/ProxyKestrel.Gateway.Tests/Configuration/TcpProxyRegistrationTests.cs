@@ -32,7 +32,7 @@ public class TcpProxyRegistrationTests
         Assert.Single(services, d => d.ServiceType == typeof(ITcpProxyEndpoints));
         Assert.Single(services, d => d.ServiceType == typeof(ITcpProxyConfigProvider));
         Assert.Single(services, d => d.ServiceType == typeof(ITcpProxyReadiness));
-        Assert.Single(services, d => d.ServiceType == typeof(ProxyKestrel.Gateway.Routing.TcpProxyListenerManager));
+        Assert.Single(services, d => d.ServiceType == typeof(ProxyKestrel.Gateway.Listeners.TcpProxyListenerManager));
     }
 
     [Fact]

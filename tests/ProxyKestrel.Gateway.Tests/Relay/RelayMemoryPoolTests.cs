@@ -1,6 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Time.Testing;
-using ProxyKestrel.Gateway.Relay;
+using ProxyKestrel.Gateway.Transports.Sockets;
 
 namespace ProxyKestrel.Gateway.Tests.Relay;
 

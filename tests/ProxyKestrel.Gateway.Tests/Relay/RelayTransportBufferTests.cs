@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging.Abstractions;
-using ProxyKestrel.Gateway.Relay;
+using ProxyKestrel.Gateway.Transports.Sockets;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests.Relay;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using ProxyKestrel.Gateway.Listeners;
 using ProxyKestrel.Gateway.Routing;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 using Yarp.ReverseProxy;

@@ -90,8 +90,8 @@ public sealed class HttpAndTcpLeastRequestsTests
                 {
                     foreach (DestinationState destination in destinations)
                     {
-                        TcpConnectionSteps.AdjustConcurrency(destination, +1);
-                        TcpConnectionSteps.AdjustConcurrency(destination, -1);
+                        DestinationConcurrency.Increment(destination);
+                        DestinationConcurrency.Decrement(destination);
                     }
                 }
             });

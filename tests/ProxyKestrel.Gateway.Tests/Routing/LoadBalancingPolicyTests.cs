@@ -192,7 +192,7 @@ public sealed class LoadBalancingPolicyTests
             DestinationState destination = Cluster.Destinations[destinationId];
             for (int i = 0; i < connections; i++)
             {
-                TcpConnectionSteps.AdjustConcurrency(destination, +1);
+                DestinationConcurrency.Increment(destination);
             }
 
             return new Unload(destination, connections);
@@ -216,7 +216,7 @@ public sealed class LoadBalancingPolicyTests
             {
                 for (int i = 0; i < connections; i++)
                 {
-                    TcpConnectionSteps.AdjustConcurrency(destination, -1);
+                    DestinationConcurrency.Decrement(destination);
                 }
             }
         }

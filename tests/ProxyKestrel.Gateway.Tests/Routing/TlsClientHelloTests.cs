@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using ProxyKestrel.Gateway.Routing;
+using ProxyKestrel.Gateway.Lifecycle;
 
 namespace ProxyKestrel.Gateway.Tests.Routing;
 

@@ -1,6 +1,9 @@
 using System.Runtime.Versioning;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
-using ProxyKestrel.Gateway.Relay.Epoll;
+using ProxyKestrel.Gateway.Diagnostics;
+using ProxyKestrel.Gateway.Lifecycle;
+using ProxyKestrel.Gateway.Transports.Epoll;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;
@@ -21,7 +24,7 @@ public class EpollLoopTests
         var time = new FakeTimeProvider();
         var log = new ListLoggerProvider();
         // A loop without listeners never reaches the clusters or the destination connector.
-        var transport = new EpollRouteTransport(clusters: null!, connector: null!, new TcpProxyMetrics(null), time, log.CreateLogger("epoll"));
+        var transport = new EpollRouteTransport(new TcpConnectionLifecycle(null!, null!, new TcpProxyMetrics(null), new TcpConnectionCounts(), new TcpAccessLog(NullLoggerFactory.Instance), time, log.CreateLogger("epoll")));
         using var loop = new EpollLoop(transport, index: 7);
 
         // Just below the threshold: nothing.

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
 using ProxyKestrel.Gateway.Configuration;
-using ProxyKestrel.Gateway.Relay.Epoll;
+using ProxyKestrel.Gateway.Transports.Epoll;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;

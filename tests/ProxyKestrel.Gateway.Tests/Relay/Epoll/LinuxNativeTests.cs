@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
-using ProxyKestrel.Gateway.Relay.Epoll;
+using ProxyKestrel.Gateway.Transports.Epoll;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;

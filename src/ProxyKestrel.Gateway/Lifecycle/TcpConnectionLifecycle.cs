@@ -1,0 +1,414 @@
+using System.Buffers;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Diagnostics;
+using ProxyKestrel.Gateway.Routing;
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Model;
+
+namespace ProxyKestrel.Gateway.Lifecycle;
+
+/// <summary>
+/// The life of one TCP route connection, written once for every transport: admission (<c>AllowedClients</c>,
+/// <c>MaxConnections</c>), the PROXY header from an upstream proxy, the SNI peek, the destination (YARP's load
+/// balancing over healthy destinations) and the connection to it with failover, the PROXY header to the backend
+/// (before any client byte, so server-speaks-first protocols such as SMTP work), the relay, and the end: one typed
+/// <see cref="TcpConnectionEnd"/> that the metrics, the logs and the access log all report. The transport behind
+/// <see cref="ITcpConnectionIo"/> only moves bytes. On the epoll transport this method runs on the connection's loop
+/// thread from accept to close: every operation completes there.
+/// </summary>
+internal sealed class TcpConnectionLifecycle
+{
+    /// <summary>The most bytes read from a client before its backend connection (the SNI peek stops there).</summary>
+    public const int MaxInspectBytes = 128 * 1024;
+
+    private readonly IProxyStateLookup _clusters;
+    private readonly DestinationConnector _connector;
+    private readonly TcpProxyMetrics _metrics;
+    private readonly TcpConnectionCounts _counts;
+    private readonly TcpAccessLog _accessLog;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public TcpConnectionLifecycle(
+        IProxyStateLookup clusters,
+        DestinationConnector connector,
+        TcpProxyMetrics metrics,
+        TcpConnectionCounts counts,
+        TcpAccessLog accessLog,
+        TimeProvider timeProvider,
+        ILogger logger)
+    {
+        _clusters = clusters;
+        _connector = connector;
+        _metrics = metrics;
+        _counts = counts;
+        _accessLog = accessLog;
+        _time = timeProvider;
+        _logger = logger;
+    }
+
+    public TimeProvider TimeProvider => _time;
+
+    public ILogger Logger => _logger;
+
+    public TcpProxyMetrics Metrics => _metrics;
+
+    /// <summary>Runs the connection to its end; never throws (a failure is logged and ends the connection).</summary>
+    public async Task RunAsync(ITcpConnectionIo io, TcpRoute route)
+    {
+        var record = new TcpConnectionRecord(route.RouteId, route.Config.ClusterId, io.RemoteEndPoint, _time.GetLocalNow(), _time.GetTimestamp());
+        if (Admit(route, io.RemoteEndPoint) is { } refused)
+        {
+            record.End = refused;
+            Record(record, route, admitted: false);
+            io.Close(CloseMode.Abort);
+            io.Ended();
+            return;
+        }
+
+        _counts.Opened();
+        _metrics.Opened(route.RouteId);
+        try
+        {
+            record.End = await ProxyAsync(io, route, record).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug must end this connection only.
+            TcpProxyLog.ConnectionFailed(_logger, route.RouteId, record.Client, e);
+            record.End = TcpConnectionEnd.ClientAborted;
+        }
+        finally
+        {
+            // Counted and logged before the sockets close: whoever sees the close can read both.
+            Record(record, route, admitted: true);
+            io.Close(record.End.CloseMode());
+            io.Ended();
+        }
+    }
+
+    /// <summary>
+    /// <c>AllowedClients</c> (checked later, against the header's client, on a route that reads an upstream header)
+    /// and <c>MaxConnections</c>. Admitted, the connection holds a slot until <see cref="Record"/> gives it back.
+    /// </summary>
+    private TcpConnectionEnd? Admit(TcpRoute route, EndPoint? peer)
+    {
+        if (route.Receiver is null && !route.IsAllowed(peer))
+        {
+            TcpProxyLog.ClientNotAllowed(_logger, peer, route.RouteId);
+            return TcpConnectionEnd.ClientNotAllowed;
+        }
+
+        if (!route.TryEnter())
+        {
+            TcpProxyLog.MaxConnectionsReached(_logger, peer, route.RouteId, route.Config.MaxConnections ?? 0);
+            return TcpConnectionEnd.MaxConnections;
+        }
+
+        return null;
+    }
+
+    private async ValueTask<TcpConnectionEnd> ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
+    {
+        EndPoint? peer = io.RemoteEndPoint;
+        EndPoint? client = peer;
+        EndPoint? dialled = null;
+        ProxyHeader upstream = default;
+        bool hasUpstream = false;
+        bool clientEnded = false;
+
+        // 1. The PROXY header of an upstream proxy. An untrusted peer let through is not read from at all: the backend
+        // is dialled at once, so a server-speaks-first backend's banner reaches a client that waits for it.
+        if (route.Receiver is { } receiver)
+        {
+            if (receiver.IsTrusted(peer))
+            {
+                long deadline = Deadline(receiver.HeaderTimeout);
+                while (true)
+                {
+                    ReceiveStatus status = await io.ReceiveAsync(deadline).ConfigureAwait(false);
+                    if (status == ReceiveStatus.Killed)
+                    {
+                        return TcpConnectionEnd.Killed;
+                    }
+
+                    if (status == ReceiveStatus.TimedOut)
+                    {
+                        TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
+                        return TcpConnectionEnd.HeaderTimeout;
+                    }
+
+                    clientEnded = status is ReceiveStatus.Ended or ReceiveStatus.Reset;
+                    ProxyReceiveStatus evaluated = receiver.Evaluate(io.Received, clientEnded || status == ReceiveStatus.Full, out ProxyHeader header, out ProxyParseError error);
+                    if (evaluated == ProxyReceiveStatus.Accepted)
+                    {
+                        upstream = header;
+                        hasUpstream = true;
+                        break;
+                    }
+
+                    if (evaluated == ProxyReceiveStatus.NoHeader)
+                    {
+                        break;
+                    }
+
+                    if (evaluated == ProxyReceiveStatus.Rejected)
+                    {
+                        TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(error));
+                        return TcpConnectionEnd.HeaderRejected;
+                    }
+                }
+
+                if (hasUpstream && upstream.HasIPEndPoints)
+                {
+                    client = upstream.GetSourceEndPoint();
+                    dialled = upstream.GetDestinationEndPoint();
+                    record.Client = client;
+                    record.UpstreamProxy = peer;
+                }
+            }
+            else if (receiver.UntrustedPeers != UntrustedPeerBehavior.Passthrough)
+            {
+                TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.UntrustedPeer);
+                return TcpConnectionEnd.UntrustedPeer;
+            }
+
+            if (!route.IsAllowed(client))
+            {
+                TcpProxyLog.ClientNotAllowed(_logger, client, route.RouteId);
+                return TcpConnectionEnd.ClientNotAllowed;
+            }
+        }
+
+        if (!_clusters.TryGetCluster(route.Config.ClusterId, out ClusterState? cluster))
+        {
+            TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+            return TcpConnectionEnd.NoCluster;
+        }
+
+        // 2. The SNI peek: the authority TLV from the client's TLS ClientHello, waited for up to ConnectTimeout.
+        ClusterProxyProtocol protocol = TcpConnectionSteps.ProtocolOf(cluster);
+        int skip = hasUpstream ? upstream.Length : 0;
+        string? serverName = null;
+        if (TcpConnectionSteps.WaitsForServerName(protocol, hasUpstream, upstream))
+        {
+            long deadline = Deadline(route.Config.ConnectTimeout);
+            while (TlsClientHello.TryReadServerName(io.Received.Slice(skip), out serverName) == ClientHelloStatus.NeedMoreData
+                && !clientEnded && io.Received.Length < MaxInspectBytes)
+            {
+                ReceiveStatus status = await io.ReceiveAsync(deadline).ConfigureAwait(false);
+                if (status == ReceiveStatus.Killed)
+                {
+                    return TcpConnectionEnd.Killed;
+                }
+
+                if (status == ReceiveStatus.Reset)
+                {
+                    // Nobody to relay for: no backend is dialled.
+                    return TcpConnectionEnd.ClientAborted;
+                }
+
+                if (status is ReceiveStatus.TimedOut or ReceiveStatus.Full)
+                {
+                    serverName = null;
+                    break;
+                }
+
+                clientEnded = status == ReceiveStatus.Ended;
+                if (hasUpstream)
+                {
+                    // The buffer may have moved: decode the upstream header from the current one.
+                    route.Receiver!.Evaluate(io.Received, false, out upstream, out _);
+                }
+            }
+        }
+
+        // 3. The destination, with failover.
+        record.Phase = TcpConnectionPhase.Connect;
+        record.WaitMs = 0;
+        long connectStarted = _time.GetTimestamp();
+        (DestinationState? destination, TcpConnectionEnd failure) = await ConnectAsync(io, route, cluster, record).ConfigureAwait(false);
+        if (destination is null)
+        {
+            if (failure != TcpConnectionEnd.Killed)
+            {
+                TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+            }
+
+            return failure;
+        }
+
+        record.ConnectMs = (long)_time.GetElapsedTime(connectStarted).TotalMilliseconds;
+        record.Destination = destination.DestinationId;
+
+        // 4. The PROXY header, then the relay.
+        StrongBox<int> relayedToCluster = _counts.Cluster(cluster.ClusterId);
+        Interlocked.Increment(ref relayedToCluster.Value);
+        DestinationConcurrency.Increment(destination);
+        try
+        {
+            byte[]? header = null;
+            int headerLength = 0;
+            if (protocol.Version is { } version)
+            {
+                dialled ??= io.LocalEndPoint;
+                // An id only for a cluster that sends it.
+                string uniqueId = ProxyHeaderBuilder.WritesUniqueId(protocol) ? io.ConnectionId : string.Empty;
+                headerLength = ProxyHeaderBuilder.Build(protocol, client, dialled, upstream, hasUpstream, serverName, uniqueId, out header);
+                record.ProxyVersion = version == ProxyProtocolVersion.V1 ? "v1" : "v2";
+            }
+
+            record.Phase = TcpConnectionPhase.Data;
+            RelayResult relay;
+            try
+            {
+                relay = await io.RelayAsync(header.AsMemory(0, headerLength), skip, route.Config.ClientIdleTimeout, route.Config.ServerIdleTimeout).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (header is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(header);
+                }
+            }
+
+            record.BytesUp = relay.BytesUp;
+            record.BytesDown = relay.BytesDown;
+            record.ClusterConnections = Volatile.Read(ref relayedToCluster.Value);
+            record.DestinationConnections = destination.ConcurrentRequestCount;
+            TcpConnectionEnd end = TcpConnectionEnds.FromRelay(relay.End);
+            string outcome = end.Result();
+            TcpProxyLog.ConnectionRelayed(_logger, route.RouteId, client, destination.DestinationId, relay.BytesUp, relay.BytesDown, outcome);
+            return end;
+        }
+        finally
+        {
+            DestinationConcurrency.Decrement(destination);
+            Interlocked.Decrement(ref relayedToCluster.Value);
+        }
+    }
+
+    /// <summary>
+    /// Tries the cluster's destinations in the order its load-balancing policy picks them, each within
+    /// <c>ConnectTimeout</c> (a DNS name's addresses in turn within the same time); a failure is logged, counted and
+    /// marks the destination unhealthy (passive health).
+    /// </summary>
+    private async ValueTask<(DestinationState? Destination, TcpConnectionEnd Failure)> ConnectAsync(
+        ITcpConnectionIo io, TcpRoute route, ClusterState cluster, TcpConnectionRecord record)
+    {
+        List<DestinationState> candidates = DestinationConnector.Candidates(cluster);
+        HttpContext? policyContext = null;
+        TcpConnectionEnd failure = TcpConnectionEnd.ConnectFailed;
+        bool first = true;
+        while (_connector.PickNext(cluster, candidates, ref policyContext) is { } destination)
+        {
+            if (!first)
+            {
+                record.Retries++;
+            }
+
+            first = false;
+            EndPoint endPoint;
+            try
+            {
+                endPoint = DestinationConnector.EndPointOf(destination);
+            }
+            catch (FormatException e)
+            {
+                _connector.ReportFailure(route.RouteId, cluster, destination, "bad_address", e.Message);
+                failure = TcpConnectionEnd.ConnectFailed;
+                continue;
+            }
+
+            long deadline = Deadline(route.Config.ConnectTimeout);
+            ConnectResult result;
+            if (endPoint is IPEndPoint ip)
+            {
+                result = await io.ConnectAsync(ip, deadline).ConfigureAwait(false);
+            }
+            else
+            {
+                var named = (DnsEndPoint)endPoint;
+                result = await io.ResolveAsync(named.Host, deadline).ConfigureAwait(false);
+                if (result.Status == ConnectStatus.Connected)
+                {
+                    IPAddress[] addresses = result.Addresses!;
+                    foreach (IPAddress address in addresses)
+                    {
+                        result = await io.ConnectAsync(new IPEndPoint(address, named.Port), deadline).ConfigureAwait(false);
+                        if (result.Status != ConnectStatus.Failed)
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+
+            switch (result.Status)
+            {
+                case ConnectStatus.Connected:
+                    return (destination, TcpConnectionEnd.Completed);
+                case ConnectStatus.Killed:
+                    return (null, TcpConnectionEnd.Killed);
+                case ConnectStatus.TimedOut:
+                    _connector.ReportFailure(route.RouteId, cluster, destination, "timeout", $"no connection within {route.Config.ConnectTimeout:c}");
+                    failure = TcpConnectionEnd.ConnectTimeout;
+                    break;
+                default:
+                    _connector.ReportFailure(route.RouteId, cluster, destination, result.ErrorType ?? "error", result.Reason ?? "failed");
+                    failure = TcpConnectionEnd.ConnectFailed;
+                    break;
+            }
+        }
+
+        return (null, failure);
+    }
+
+    /// <summary>
+    /// The end is known: give back the route's slot, count it, write the access log. The counts in the entry include
+    /// this connection, as HAProxy's do.
+    /// </summary>
+    private void Record(TcpConnectionRecord record, TcpRoute route, bool admitted)
+    {
+        TimeSpan duration = _time.GetElapsedTime(record.AcceptedAt);
+        record.TotalMs = (long)duration.TotalMilliseconds;
+        bool logged = _accessLog.IsEnabled;
+        if (logged)
+        {
+            record.ActiveConnections = _counts.Active;
+            record.RouteConnections = route.Open;
+            if (record.Phase != TcpConnectionPhase.Data)
+            {
+                record.ClusterConnections = _counts.RelayedTo(route.Config.ClusterId);
+            }
+        }
+
+        if (admitted)
+        {
+            route.Exit();
+            _counts.Closed();
+            _metrics.Closed(route.RouteId, record.End.Result(), duration, record.BytesUp, record.BytesDown);
+        }
+        else
+        {
+            _metrics.Refused(route.RouteId, record.End.Result());
+        }
+
+        if (logged)
+        {
+            _accessLog.Write(record);
+        }
+    }
+
+    /// <summary>A deadline <paramref name="timeout"/> from now, in timestamps of the gateway's clock.</summary>
+    private long Deadline(TimeSpan timeout)
+    {
+        double ticks = Math.Max(0, timeout.TotalSeconds) * _time.TimestampFrequency;
+        long now = _time.GetTimestamp();
+        return ticks >= long.MaxValue - now ? long.MaxValue : now + (long)ticks;
+    }
+}

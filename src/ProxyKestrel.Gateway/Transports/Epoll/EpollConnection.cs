@@ -1,0 +1,505 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using ProxyKestrel.Gateway.Lifecycle;
+using static ProxyKestrel.Gateway.Transports.Epoll.LinuxNative;
+
+namespace ProxyKestrel.Gateway.Transports.Epoll;
+
+/// <summary>
+/// The epoll transport's I/O for one client connection, driven by its loop's edge-triggered events: the operations of
+/// <see cref="ITcpConnectionIo"/> (the client's first bytes, the backend's name lookup and connect, the relay), each
+/// completed on the loop's thread, where <see cref="TcpConnectionLifecycle"/> then goes on inline. The relay
+/// (EpollConnection.Relay.cs) moves bytes without the lifecycle until it ends.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed partial class EpollConnection : ITcpConnectionIo
+{
+    private const int RelayBufferSize = 64 * 1024;
+
+    /// <summary>
+    /// Bytes one direction may move per turn before the loop serves its other connections (a fast sender would
+    /// otherwise keep the loop on one connection); the rest continues in the loop's next turn.
+    /// </summary>
+    private const int TurnBudget = 512 * 1024;
+    private const int FirstReadSize = 4 * 1024;
+    private const int MaxPreRead = TcpConnectionLifecycle.MaxInspectBytes;
+    private const int Client = 0;
+    private const int Backend = 1;
+
+    private readonly EpollLoop _loop;
+    private readonly int _client;
+    private readonly int _slot;
+    private readonly EndPoint? _peer;
+    private int _backend = -1;
+    private int _attempt;
+    private State _state;
+    private long _deadline = long.MaxValue;
+    private bool _killed;
+    private EndPoint? _localEndPoint;
+    private string? _connectionId;
+
+    // What was read before the backend connection: the upstream PROXY header and the client's first bytes.
+    private byte[]? _pre;
+    private int _preLength;
+
+    /// <summary>The client's FIN (or reset) was read before the backend connection: the relay starts half-closed.</summary>
+    private bool _clientEnded;
+    private bool _clientRegistered;
+    private bool _clientRegistrationFailed;
+
+    private bool _clientReadable;
+
+    // The peer half-closed or failed (EPOLLRDHUP, EPOLLHUP, EPOLLERR): read to the end, a short read is not the end.
+    private bool _clientEnding;
+    private bool _backendEnding;
+    private bool _clientWritable;
+    private bool _backendReadable;
+    private bool _backendWritable;
+
+    private readonly LoopOperation<ReceiveStatus> _receive = new();
+    private readonly LoopOperation<ConnectResult> _connect = new();
+
+    private EpollConnection(EpollLoop loop, EpollRouteListener listener, int client, EndPoint? peer)
+    {
+        _loop = loop;
+        Listener = listener;
+        _client = client;
+        _peer = peer;
+        _slot = loop.AddSlot(this);
+        loop.Track(this);
+        listener.ConnectionOpened();
+    }
+
+    private enum State
+    {
+        /// <summary>No operation is pending (the lifecycle is running, or the relay has ended).</summary>
+        Idle,
+        Receiving,
+        Resolving,
+        Connecting,
+        Relaying,
+        Closed,
+    }
+
+    public EpollRouteListener Listener { get; }
+
+    public EpollConnection? Next { get; set; }
+
+    public EpollConnection? Previous { get; set; }
+
+    /// <summary>Queued for the loop's next turn.</summary>
+    public bool Deferred { get; set; }
+
+    public EndPoint? RemoteEndPoint => _peer;
+
+    /// <summary>The bound address, or the socket's own for a wildcard listener (read once, when a header needs it).</summary>
+    public EndPoint? LocalEndPoint => _localEndPoint ??= Listener.LocalEndPointOf(_client);
+
+    public string ConnectionId => _connectionId ??= EpollRouteListener.NextConnectionId();
+
+    public ReadOnlySequence<byte> Received => _pre is null ? default : new ReadOnlySequence<byte>(_pre, 0, _preLength);
+
+    /// <summary>Takes a just accepted client socket and runs its lifecycle (on the loop's thread).</summary>
+    public static void Start(EpollLoop loop, EpollRouteListener listener, int fd, EndPoint? peer)
+    {
+        var connection = new EpollConnection(loop, listener, fd, peer);
+        _ = loop.Transport.Lifecycle.RunAsync(connection, listener.Route);
+    }
+
+    /// <summary>Kills the connection now (drain timeout, a failed handler): its pending operation ends "killed".</summary>
+    public void Abort()
+    {
+        _killed = true;
+        switch (_state)
+        {
+            case State.Receiving:
+                _state = State.Idle;
+                _receive.Complete(ReceiveStatus.Killed);
+                break;
+            case State.Resolving:
+            case State.Connecting:
+                CloseBackend();
+                _state = State.Idle;
+                _connect.Complete(ConnectResult.Killed);
+                break;
+            case State.Relaying:
+                EndRelay(RelayEnd.Killed);
+                break;
+        }
+    }
+
+    public void OnEvents(int side, int attempt, uint flags)
+    {
+        if (_state == State.Closed)
+        {
+            return;
+        }
+
+        bool failed = (flags & (EpollErr | EpollHup)) != 0;
+        bool ending = failed || (flags & EpollRdHup) != 0;
+        if (side == Client)
+        {
+            _clientEnding |= ending;
+            _clientReadable |= (flags & (EpollIn | EpollRdHup)) != 0 || failed;
+            _clientWritable |= (flags & EpollOut) != 0 || failed;
+            if (_state == State.Receiving)
+            {
+                Receive();
+            }
+            else if (_state == State.Relaying)
+            {
+                Pump();
+            }
+
+            return;
+        }
+
+        if (attempt != (_attempt & EpollLoop.AttemptMask))
+        {
+            // An event of an earlier backend socket (closed after a failed connect).
+            return;
+        }
+
+        _backendEnding |= ending;
+        _backendReadable |= (flags & (EpollIn | EpollRdHup)) != 0 || failed;
+        _backendWritable |= (flags & EpollOut) != 0 || failed;
+        if (_state == State.Connecting)
+        {
+            // Writable without an error flag is a completed connect: SO_ERROR is only read when a flag says so.
+            int error = failed ? PendingError(_backend) : 0;
+            if (error != 0)
+            {
+                CloseBackend();
+                _state = State.Idle;
+                _deadline = long.MaxValue;
+                _connect.Complete(ConnectResult.Failed(ErrorType(error), Describe(error)));
+            }
+            else if (_backendWritable)
+            {
+                _state = State.Idle;
+                _deadline = long.MaxValue;
+                _connect.Complete(ConnectResult.Connected);
+            }
+        }
+        else if (_state == State.Relaying)
+        {
+            Pump();
+        }
+    }
+
+    /// <summary>The loop's next turn for a connection that used up its budget in the previous one.</summary>
+    public void Resume()
+    {
+        if (_state == State.Relaying)
+        {
+            Pump();
+        }
+    }
+
+    /// <summary>A tick: the deadline of a pending receive, lookup or connect, and the side timeouts while relaying.</summary>
+    public void CheckDeadline(long now)
+    {
+        if (_state == State.Relaying)
+        {
+            CheckIdle(now);
+            return;
+        }
+
+        if (now < _deadline)
+        {
+            return;
+        }
+
+        switch (_state)
+        {
+            case State.Receiving:
+                _state = State.Idle;
+                _deadline = long.MaxValue;
+                _receive.Complete(ReceiveStatus.TimedOut);
+                break;
+            case State.Resolving:
+            case State.Connecting:
+                CloseBackend();
+                _state = State.Idle;
+                _deadline = long.MaxValue;
+                _connect.Complete(ConnectResult.TimedOut);
+                break;
+        }
+    }
+
+    public ValueTask<ReceiveStatus> ReceiveAsync(long deadline)
+    {
+        if (_killed)
+        {
+            return new ValueTask<ReceiveStatus>(ReceiveStatus.Killed);
+        }
+
+        if (_clientEnded || !EnsureClientRegistered())
+        {
+            return new ValueTask<ReceiveStatus>(_clientRegistrationFailed ? ReceiveStatus.Reset : ReceiveStatus.Ended);
+        }
+
+        // The first bytes usually arrive with the connection: read at once rather than after an event.
+        ValueTask<ReceiveStatus> pending = _receive.Start();
+        _state = State.Receiving;
+        _deadline = deadline;
+        Receive();
+        return pending;
+    }
+
+    public ValueTask<ConnectResult> ResolveAsync(string host, long deadline)
+    {
+        if (_killed)
+        {
+            return new ValueTask<ConnectResult>(ConnectResult.Killed);
+        }
+
+        ValueTask<ConnectResult> pending = _connect.Start();
+        _state = State.Resolving;
+        _deadline = deadline;
+        _ = ResolveOnThreadPoolAsync(host, ++_attempt);
+        return pending;
+    }
+
+    public unsafe ValueTask<ConnectResult> ConnectAsync(IPEndPoint endPoint, long deadline)
+    {
+        if (_killed)
+        {
+            return new ValueTask<ConnectResult>(ConnectResult.Killed);
+        }
+
+        CloseBackend();
+        _attempt++;
+        _backendReadable = false;
+        _backendWritable = false;
+        _backendEnding = false;
+        int family = endPoint.AddressFamily == AddressFamily.InterNetwork ? AfInet : AfInet6;
+        int fd = LinuxNative.Socket(family, SockStream | SockNonBlock | SockCloExec, 0);
+        if (fd < 0)
+        {
+            int errno = Errno;
+            return new ValueTask<ConnectResult>(ConnectResult.Failed(ErrorType(errno), Describe(errno)));
+        }
+
+        _backend = fd;
+        SetInt(fd, IpProtoTcp, TcpNoDelay, 1);
+        byte* address = stackalloc byte[SockAddrSize];
+        uint length = WriteSockAddr(endPoint, address);
+        int result = LinuxNative.Connect(fd, address, length);
+        int error = result == 0 ? 0 : Errno;
+        if ((result != 0 && error != EInProgress)
+            || EpollCtl(_loop.EpollFd, EpollCtlAdd, fd, EpollIn | EpollOut | EpollRdHup | EpollEt, _loop.Token(_slot, Backend, _attempt)) != 0)
+        {
+            error = error != 0 && error != EInProgress ? error : Errno;
+            CloseBackend();
+            return new ValueTask<ConnectResult>(ConnectResult.Failed(ErrorType(error), Describe(error)));
+        }
+
+        // Completed by the socket's first event (writable, or an error).
+        _state = State.Connecting;
+        _deadline = deadline;
+        return _connect.Start();
+    }
+
+    public void Close(CloseMode mode)
+    {
+        if (_state == State.Closed)
+        {
+            return;
+        }
+
+        _state = State.Closed;
+        _loop.Untrack(this);
+        _loop.RemoveSlot(_slot);
+        if (mode == CloseMode.Reset)
+        {
+            CloseWithReset(_client);
+            if (_backend >= 0)
+            {
+                CloseWithReset(_backend);
+            }
+        }
+        else
+        {
+            LinuxNative.Close(_client);
+            if (_backend >= 0)
+            {
+                LinuxNative.Close(_backend);
+            }
+        }
+
+        _backend = -1;
+        ReleasePre();
+        Release(ref _up, _loop);
+        Release(ref _down, _loop);
+    }
+
+    public void Ended() => Listener.ConnectionClosed();
+
+    /// <summary>Registers the client socket with the loop the first time an operation needs its events.</summary>
+    private bool EnsureClientRegistered()
+    {
+        if (!_clientRegistered)
+        {
+            _clientRegistered = true;
+            if (EpollCtl(_loop.EpollFd, EpollCtlAdd, _client, EpollIn | EpollOut | EpollRdHup | EpollEt, _loop.Token(_slot, Client, 0)) != 0)
+            {
+                _clientRegistrationFailed = true;
+            }
+
+            // Edge-triggered: until a read or a send finds nothing to do, assume it can.
+            _clientReadable = true;
+            _clientWritable = true;
+        }
+
+        return !_clientRegistrationFailed;
+    }
+
+    /// <summary>The pending receive: completes it once something happened (bytes, the end, a reset, no room left).</summary>
+    private void Receive()
+    {
+        if (ReadClient() is { } status)
+        {
+            _state = State.Idle;
+            _deadline = long.MaxValue;
+            _receive.Complete(status);
+        }
+    }
+
+    /// <summary>Reads what the client socket holds into <see cref="Received"/>; null when nothing new was there.</summary>
+    private unsafe ReceiveStatus? ReadClient()
+    {
+        bool received = false;
+        while (_clientReadable)
+        {
+            if (_pre is null || _preLength == _pre.Length)
+            {
+                if (_pre is not null && _pre.Length >= MaxPreRead)
+                {
+                    return received ? ReceiveStatus.Received : ReceiveStatus.Full;
+                }
+
+                byte[] larger = ArrayPool<byte>.Shared.Rent(_pre is null ? FirstReadSize : Math.Min(_pre.Length * 2, MaxPreRead));
+                if (_pre is not null)
+                {
+                    _pre.AsSpan(0, _preLength).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(_pre);
+                }
+
+                _pre = larger;
+            }
+
+            int space = _pre.Length - _preLength;
+            nint count;
+            fixed (byte* buffer = &_pre[_preLength])
+            {
+                count = Recv(_client, buffer, (nuint)space, 0);
+            }
+
+            if (count < 0)
+            {
+                int errno = Errno;
+                if (errno == EIntr)
+                {
+                    continue;
+                }
+
+                _clientReadable = false;
+                if (errno == EAgain)
+                {
+                    break;
+                }
+
+                // Reset before the backend connection.
+                _clientEnded = true;
+                return ReceiveStatus.Reset;
+            }
+
+            if (count == 0)
+            {
+                _clientEnded = true;
+                _clientReadable = false;
+                return ReceiveStatus.Ended;
+            }
+
+            _preLength += (int)count;
+            received = true;
+            if (count < space && !_clientEnding)
+            {
+                _clientReadable = false;
+            }
+        }
+
+        return received ? ReceiveStatus.Received : null;
+    }
+
+    /// <summary>A DNS destination: resolved on the thread pool, the result handed back to the loop.</summary>
+    private async Task ResolveOnThreadPoolAsync(string host, int attempt)
+    {
+        ConnectResult result;
+        try
+        {
+            IPAddress[] addresses = await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
+            result = addresses.Length > 0
+                ? new ConnectResult(ConnectStatus.Connected, Addresses: addresses)
+                : ConnectResult.Failed(nameof(SocketError.HostNotFound), $"'{host}' has no address");
+        }
+        catch (SocketException e)
+        {
+            result = ConnectResult.Failed(nameof(SocketError.HostNotFound), e.Message);
+        }
+        catch (ArgumentException e)
+        {
+            // Not a name DNS can look up (e.g. longer than 255 characters).
+            result = ConnectResult.Failed("bad_address", e.Message);
+        }
+
+        _loop.Post(() =>
+        {
+            if (_state == State.Resolving && _attempt == attempt)
+            {
+                _state = State.Idle;
+                _deadline = long.MaxValue;
+                _connect.Complete(result);
+            }
+        });
+    }
+
+    private void CloseBackend()
+    {
+        if (_backend >= 0)
+        {
+            LinuxNative.Close(_backend);
+            _backend = -1;
+        }
+    }
+
+    private void ReleasePre()
+    {
+        if (_pre is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_pre);
+            _pre = null;
+            _preLength = 0;
+        }
+    }
+
+    private static void Release(ref Direction direction, EpollLoop loop)
+    {
+        if (direction.Buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(direction.Buffer);
+            direction.Buffer = null;
+        }
+
+        if (direction.Pipe is not null)
+        {
+            loop.ReturnPipe(direction.Pipe);
+            direction.Pipe = null;
+        }
+    }
+
+    private long Ticks(TimeSpan span) => _loop.Ticks(span);
+}

@@ -1,0 +1,186 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using ProxyKestrel.Gateway.Lifecycle;
+
+namespace ProxyKestrel.Gateway.Transports.Sockets;
+
+/// <summary>
+/// The portable transport's I/O for one connection: the client is a Kestrel connection (its input pipe holds what
+/// the lifecycle reads before the backend connection, unconsumed), the backend a <see cref="Socket"/>, the relay
+/// <see cref="SocketsRelay"/>. <c>abort</c> (the end of a drain that timed out) ends any operation with "killed".
+/// </summary>
+internal sealed class SocketsConnectionIo : ITcpConnectionIo
+{
+    private readonly ConnectionContext _connection;
+    private readonly TimeProvider _time;
+    private readonly CancellationToken _abort;
+    private ReadOnlySequence<byte> _held;
+    private bool _holding;
+    private Socket? _backend;
+
+    public SocketsConnectionIo(ConnectionContext connection, TimeProvider timeProvider, CancellationToken abort)
+    {
+        _connection = connection;
+        _time = timeProvider;
+        _abort = abort;
+    }
+
+    public EndPoint? RemoteEndPoint => _connection.RemoteEndPoint;
+
+    public EndPoint? LocalEndPoint => _connection.LocalEndPoint;
+
+    public string ConnectionId => _connection.ConnectionId;
+
+    public ReadOnlySequence<byte> Received => _holding ? _held : default;
+
+    public async ValueTask<ReceiveStatus> ReceiveAsync(long deadline)
+    {
+        PipeReader input = _connection.Transport.Input;
+        if (_holding)
+        {
+            // Everything held was looked at: wait for more.
+            input.AdvanceTo(_held.Start, _held.End);
+            _holding = false;
+        }
+
+        TimeSpan wait = Remaining(deadline);
+        using ITimer? timer = wait == Timeout.InfiniteTimeSpan
+            ? null
+            : _time.CreateTimer(static state => ((PipeReader)state!).CancelPendingRead(), input, wait, Timeout.InfiniteTimeSpan);
+        ReadResult read;
+        try
+        {
+            read = await input.ReadAsync(_abort).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return ReceiveStatus.Killed;
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or SocketException or ObjectDisposedException)
+        {
+            return ReceiveStatus.Reset;
+        }
+
+        _held = read.Buffer;
+        _holding = true;
+        if (read.IsCompleted)
+        {
+            return ReceiveStatus.Ended;
+        }
+
+        // A cancelled read is the deadline's timer, or one that fired late for an earlier wait: look again.
+        return read.IsCanceled && _time.GetTimestamp() >= deadline ? ReceiveStatus.TimedOut : ReceiveStatus.Received;
+    }
+
+    public async ValueTask<ConnectResult> ResolveAsync(string host, long deadline)
+    {
+        using var timeout = new CancellationTokenSource(Remaining(deadline), _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort);
+        try
+        {
+            IPAddress[] addresses = await Dns.GetHostAddressesAsync(host, linked.Token).ConfigureAwait(false);
+            return addresses.Length > 0
+                ? new ConnectResult(ConnectStatus.Connected, Addresses: addresses)
+                : ConnectResult.Failed(nameof(SocketError.HostNotFound), $"'{host}' has no address");
+        }
+        catch (OperationCanceledException)
+        {
+            return _abort.IsCancellationRequested ? ConnectResult.Killed : ConnectResult.TimedOut;
+        }
+        catch (SocketException e)
+        {
+            return ConnectResult.Failed(nameof(SocketError.HostNotFound), e.Message);
+        }
+        catch (ArgumentException e)
+        {
+            // Not a name DNS can look up (e.g. longer than 255 characters).
+            return ConnectResult.Failed("bad_address", e.Message);
+        }
+    }
+
+    public async ValueTask<ConnectResult> ConnectAsync(IPEndPoint endPoint, long deadline)
+    {
+        _backend?.Dispose();
+        // An IPv4 or IPv6 socket (no dual-mode socket, one setsockopt less).
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _backend = socket;
+        using var timeout = new CancellationTokenSource(Remaining(deadline), _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort);
+        try
+        {
+            await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
+            return ConnectResult.Connected;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            socket.Dispose();
+            _backend = null;
+            return e switch
+            {
+                SocketException se => ConnectResult.Failed(se.SocketErrorCode.ToString(), se.Message),
+                _ when _abort.IsCancellationRequested => ConnectResult.Killed,
+                _ => ConnectResult.TimedOut,
+            };
+        }
+    }
+
+    public async ValueTask<RelayResult> RelayAsync(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout)
+    {
+        Socket backend = _backend!;
+        try
+        {
+            while (!header.IsEmpty)
+            {
+                header = header[await backend.SendAsync(header, SocketFlags.None, _abort).ConfigureAwait(false)..];
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return new RelayResult(RelayEnd.Killed, 0, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return new RelayResult(RelayEnd.ServerAborted, 0, 0);
+        }
+
+        if (_holding)
+        {
+            // Consume the upstream header; what the client sent after it is relayed from the pipe.
+            _connection.Transport.Input.AdvanceTo(_held.GetPosition(skip));
+            _holding = false;
+        }
+
+        var relay = new SocketsRelay(_connection, backend, clientTimeout, serverTimeout, _time, _abort);
+        return await relay.RunAsync().ConfigureAwait(false);
+    }
+
+    public void Close(CloseMode mode)
+    {
+        if (mode != CloseMode.Normal)
+        {
+            _connection.Abort();
+        }
+
+        _backend?.Dispose();
+        _backend = null;
+    }
+
+    /// <summary>The listener disposes the Kestrel connection when the lifecycle's task ends.</summary>
+    public void Ended()
+    {
+    }
+
+    private TimeSpan Remaining(long deadline)
+    {
+        if (deadline == long.MaxValue)
+        {
+            return Timeout.InfiniteTimeSpan;
+        }
+
+        long left = deadline - _time.GetTimestamp();
+        return left <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((double)left / _time.TimestampFrequency);
+    }
+}
