@@ -243,7 +243,6 @@ internal sealed class TcpConnectionLifecycle
         }
 
         record.ConnectMs = (long)_time.GetElapsedTime(connectStarted).TotalMilliseconds;
-        record.Destination = destination.DestinationId;
 
         // 4. The PROXY header, then the relay.
         StrongBox<int> relayedToCluster = _counts.Cluster(cluster.ClusterId);
@@ -312,6 +311,8 @@ internal sealed class TcpConnectionLifecycle
             }
 
             first = false;
+            // The server of the last attempt, as HAProxy logs it with SC or sC.
+            record.Destination = destination.DestinationId;
             EndPoint endPoint;
             try
             {

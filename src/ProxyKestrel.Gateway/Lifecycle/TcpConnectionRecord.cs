@@ -67,6 +67,7 @@ internal sealed class TcpConnectionRecord : IReadOnlyList<KeyValuePair<string, o
     /// <summary>The timestamp of the accept (the gateway's <see cref="TimeProvider"/>).</summary>
     public long AcceptedAt { get; }
 
+    /// <summary>The destination relayed to, or the last one tried; <see cref="NoServer"/> before any.</summary>
     public string Destination { get; set; } = NoServer;
 
     /// <summary>HAProxy's <c>Tw</c>: time queued before connecting (the gateway has no queue: 0), -1 if never reached.</summary>

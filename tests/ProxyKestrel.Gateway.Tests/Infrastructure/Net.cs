@@ -231,6 +231,9 @@ internal sealed class ListLoggerProvider : ILoggerProvider
 {
     public ConcurrentQueue<(EventId EventId, LogLevel Level, string Category, string Message)> Entries { get; } = new();
 
+    /// <summary>The structured state of each entry that has one (OpenTelemetry's log attributes), with its message.</summary>
+    public ConcurrentQueue<(EventId EventId, string Category, string Message, IReadOnlyDictionary<string, object?> State)> Structured { get; } = new();
+
     public ILogger CreateLogger(string categoryName) => new ListLogger(this, categoryName);
 
     public void Dispose()
@@ -244,7 +247,21 @@ internal sealed class ListLoggerProvider : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner.Entries.Enqueue((eventId, logLevel, category, formatter(state, exception)));
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            string message = formatter(state, exception);
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> attributes)
+            {
+                var copy = new Dictionary<string, object?>(StringComparer.Ordinal);
+                foreach (KeyValuePair<string, object?> attribute in attributes)
+                {
+                    copy[attribute.Key] = attribute.Value;
+                }
+
+                owner.Structured.Enqueue((eventId, category, message, copy));
+            }
+
+            owner.Entries.Enqueue((eventId, logLevel, category, message));
+        }
     }
 }
