@@ -3,8 +3,11 @@
 # Exit code is non-zero if any test project failed, any test failed, or no test ran.
 #
 # Optional: TEST_FILTER="..." is passed to `dotnet test --filter`.
-# The gateway test project runs once per TCP transport (TcpProxy__Transport=Sockets, then Epoll); each pass writes its
-# own TRX (artifacts/test-results/ProxyKestrel.Gateway.Tests.<Transport>/) and the final line sums every pass.
+# Each test project runs once (its TRX: artifacts/test-results/<Project>/<Project>.trx); the final line sums them. The
+# gateway's tests run on every TCP transport inside that one run: the test project makes one test case per transport
+# (Sockets; Epoll on Linux), named `... [Epoll]` with the trait Transport=Epoll, so TEST_FILTER='Transport=Epoll' runs
+# only that transport's cases; TcpProxy__Transport=Epoll in the environment makes only those too, next to the tests that
+# do not depend on the transport (docs/transports.md, "Tests on both transports").
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,18 +21,6 @@ dotnet build ProxyKestrel.sln -c Release --no-restore
 
 rm -rf "$RESULTS_DIR"
 mkdir -p "$RESULTS_DIR"
-
-# The gateway's tests run once per TCP transport: the environment variable TcpProxy__Transport reaches the in-process
-# gateway (tests/ProxyKestrel.Gateway.Tests/Infrastructure/GatewayHost.cs) and samples/Gateway started as a child
-# process (ASP.NET's environment-variable configuration; the children inherit the test process's environment).
-GATEWAY_PROJECT=ProxyKestrel.Gateway.Tests
-TRANSPORTS=(Sockets Epoll)
-# Left out of every pass after the first, as they do not depend on the TCP transport:
-# - Kubernetes: renders the manifests and validates their gateway.json offline; no gateway, no socket.
-# - Benchmarks: the relay/HTTP smokes check that eng/bench/*/run.sh writes every figure of its report; each takes
-#   minutes and waits for the shared benchmark lock; the benchmarks themselves choose what they compare.
-# - Relay.Epoll: the epoll transport's own tests pin it (or start no gateway), whatever the environment says.
-REPEAT_PASS_EXCLUDE='FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Kubernetes.&FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Benchmarks.&FullyQualifiedName!~ProxyKestrel.Gateway.Tests.Relay.Epoll.'
 
 shopt -s nullglob
 projects=(tests/*/*.Tests.csproj)
@@ -54,20 +45,8 @@ run_tests() {
 
 for proj in "${projects[@]}"; do
   name="$(basename "$proj" .csproj)"
-  if [[ "$name" != "$GATEWAY_PROJECT" ]]; then
-    echo "==> dotnet test $proj"
-    run_tests "$proj" "$name" "${TEST_FILTER:-}"
-    continue
-  fi
-
-  for transport in "${TRANSPORTS[@]}"; do
-    filter="${TEST_FILTER:-}"
-    if [[ $transport != "${TRANSPORTS[0]}" ]]; then
-      filter="${filter:+($filter)&}$REPEAT_PASS_EXCLUDE"
-    fi
-    echo "==> dotnet test $proj (transport: $transport)"
-    TcpProxy__Transport="$transport" run_tests "$proj" "$name.$transport" "$filter"
-  done
+  echo "==> dotnet test $proj"
+  run_tests "$proj" "$name" "${TEST_FILTER:-}"
 done
 
 # Sum <Counters passed="N" failed="N" .../> over every TRX file.

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
+using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 
 namespace ProxyKestrel.Gateway.Tests;
 
@@ -39,6 +40,7 @@ public class ReloadInvalidChangeTests
     }
 
     [LinuxFact]
+    [NotPerTransport("its JSON sets TcpProxy:Transport (Sockets, then Epoll)")]
     public async Task Reload_TransportChanged_RefusedLoggedAndRouteKeepsWorking()
     {
         var logs = new ListLoggerProvider();

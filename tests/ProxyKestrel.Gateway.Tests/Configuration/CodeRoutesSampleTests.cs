@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
+using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 
 namespace ProxyKestrel.Gateway.Tests.Configuration;
 
@@ -82,6 +83,11 @@ public partial class CodeRoutesSampleTests
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Logging__Console__FormatterName"] = "simple",
         };
+        foreach ((string key, string value) in AmbientTransport.ChildEnvironment())
+        {
+            environment[key] = value;
+        }
+
         return ChildProcess.Start(
             dotnet,
             [dll, "--urls", "http://127.0.0.1:0", "--Backend", backend.Address, "--Listen", $"127.0.0.1:{listenPort}"],

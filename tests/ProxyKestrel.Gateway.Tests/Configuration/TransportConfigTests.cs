@@ -2,12 +2,15 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
+using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 
 namespace ProxyKestrel.Gateway.Tests.Configuration;
 
 /// <summary><c>TcpProxy:Transport</c>: reading, defaults, validation, and how the test gateway applies it.</summary>
 public class TransportConfigTests
 {
+    private const string Reason = "sets the transport itself, or reads and validates a value: the ambient transport does not matter";
+
     private const string NoRoutes = """{ "ReverseProxy": { "Clusters": { } }, "TcpProxy": { "Routes": { } } }""";
 
     public static TheoryData<string, string, TcpProxyTransport> Spellings => new()
@@ -21,6 +24,7 @@ public class TransportConfigTests
         { "transport", "EPOLL", TcpProxyTransport.Epoll },
     };
 
+    [NotPerTransport(Reason)]
     [Theory]
     [MemberData(nameof(Spellings))]
     public void Read_TransportInAnyCase_ParsesIt(string key, string value, TcpProxyTransport expected)
@@ -33,6 +37,7 @@ public class TransportConfigTests
         Assert.Equal(expected, config.Transport);
     }
 
+    [NotPerTransport(Reason)]
     [Theory]
     [InlineData("Epol")]
     [InlineData("3")]
@@ -54,6 +59,7 @@ public class TransportConfigTests
         }
     }
 
+    [NotPerTransport(Reason)]
     [Fact]
     public void Read_NoTransport_DefaultsToAuto()
     {
@@ -66,6 +72,7 @@ public class TransportConfigTests
         Assert.Equal(TcpProxyTransport.Auto, new TcpProxyConfig().Transport);
     }
 
+    [NotPerTransport(Reason)]
     [Fact]
     public void Validate_Epoll_AcceptedOnLinuxRefusedElsewhere()
     {
@@ -84,6 +91,7 @@ public class TransportConfigTests
         }
     }
 
+    [NotPerTransport(Reason)]
     [Theory]
     [InlineData(TcpProxyTransport.Auto)]
     [InlineData(TcpProxyTransport.Sockets)]
@@ -96,6 +104,7 @@ public class TransportConfigTests
         Assert.Empty(errors);
     }
 
+    [NotPerTransport(Reason)]
     [Fact]
     public async Task Start_BadTransportInJson_FailsNamingTheKey()
     {
@@ -106,6 +115,7 @@ public class TransportConfigTests
         Assert.Contains("TcpProxy:Transport: 'Epol' is not a transport", Net.AllMessages(e), StringComparison.Ordinal);
     }
 
+    [NotPerTransport(Reason)]
     [Fact]
     public async Task GatewayHostStart_TransportPinned_OverridesJsonAndEnvironment()
     {
@@ -116,6 +126,7 @@ public class TransportConfigTests
         Assert.Equal("Sockets", gateway.Services.GetRequiredService<IConfiguration>()["TcpProxy:Transport"]);
     }
 
+    [NotPerTransport(Reason)]
     [Fact]
     public async Task GatewayHostStart_TransportInJson_WinsOverEnvironment()
     {
@@ -127,14 +138,12 @@ public class TransportConfigTests
     }
 
     [Fact]
-    public async Task GatewayHostStart_NoTransportInJson_FollowsEnvironment()
+    public async Task GatewayHostStart_NoTransportInJson_FollowsTheTestCasesTransport()
     {
-        string? variable = Environment.GetEnvironmentVariable(GatewayHost.TransportVariable);
-
         await using GatewayHost gateway = await GatewayHost.StartAsync(NoRoutes);
 
         string? effective = gateway.Services.GetRequiredService<IConfiguration>()["TcpProxy:Transport"];
-        Assert.Equal(string.IsNullOrWhiteSpace(variable) ? null : variable.Trim(), effective);
+        Assert.Equal(Assert.NotNull(AmbientTransport.Current).ToString(), effective);
     }
 
     private static IConfigurationSection Section(Dictionary<string, string?> values) =>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
+using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 
 namespace ProxyKestrel.Gateway.Tests.Demo;
 
@@ -9,7 +10,7 @@ namespace ProxyKestrel.Gateway.Tests.Demo;
 /// <c>eng/demo.sh --once</c>, the README's main job, end to end: it builds samples/Gateway, starts a throwaway Postfix
 /// (postscreen on 127.0.0.1:10024 with <c>postscreen_upstream_proxy_protocol = haproxy</c>) and the sample as
 /// shipped (2525 -> 10024, send-proxy v1), sends one mail from 127.0.0.2 and exits 0 once it is delivered. The
-/// sample inherits <c>TcpProxy__Transport</c>, so each pass of eng/test.sh proves the demo on its transport. A
+/// script passes <c>TcpProxy__Transport</c> on to the sample, so the test proves the demo on each transport. A
 /// missing Postfix or swaks is installed by the script, or the script and so the test fail; never a skip.
 /// </summary>
 [Collection(FixedPorts.Name)]
@@ -33,7 +34,12 @@ public sealed partial class DemoScriptTests
         string output;
         int exitCode;
         await using (ChildProcess demo = ChildProcess.Start(
-            bash, [Path.Combine(root, "eng", "demo.sh"), "--once"], root, name: "eng/demo.sh --once", maxCapturedChars: 1_000_000))
+            bash,
+            [Path.Combine(root, "eng", "demo.sh"), "--once"],
+            root,
+            AmbientTransport.ChildEnvironment(),
+            name: "eng/demo.sh --once",
+            maxCapturedChars: 1_000_000))
         {
             try
             {
@@ -68,13 +74,10 @@ public sealed partial class DemoScriptTests
             new Regex($@"^postfix \| [^\n]*postfix/discard\[\d+\]: {delivered.Groups["id"].Value}: to=<postmaster@localhost>,[^\n]* status=sent", RegexOptions.Multiline),
             output);
 
-        // The sample ran on this pass's transport.
+        // The sample ran on this test case's transport.
         Match transport = TransportLine().Match(output);
         Assert.True(transport.Success, $"the gateway did not log its transport. Output:\n{output}");
-        if (Environment.GetEnvironmentVariable("TcpProxy__Transport") is { Length: > 0 } expected)
-        {
-            Assert.Equal(expected, transport.Groups["transport"].Value, ignoreCase: true);
-        }
+        Assert.Equal(AmbientTransport.Current.ToString(), transport.Groups["transport"].Value);
 
         // Nothing is left running: Postfix and the gateway are stopped.
         Assert.False(Accepts(10024), "Postfix still listens on 127.0.0.1:10024 after the script exited");

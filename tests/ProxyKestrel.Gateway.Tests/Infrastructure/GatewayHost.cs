@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 
 namespace ProxyKestrel.Gateway.Tests.Infrastructure;
 
@@ -15,15 +16,19 @@ namespace ProxyKestrel.Gateway.Tests.Infrastructure;
 /// The gateway in-process, as samples/Gateway wires it: YARP clusters from <c>ReverseProxy</c>, TCP routes from
 /// <c>TcpProxy</c>, Kestrel on 127.0.0.1:0. Configuration comes from a JSON file so reload can be tested.
 /// <para>
-/// The TCP transport follows the environment variable <c>TcpProxy__Transport</c> (as samples/Gateway reads it), so the
-/// whole suite can run once per transport (eng/test.sh does): it overrides <c>TcpProxy:Transport</c> of the JSON file,
-/// unless the JSON file sets <c>TcpProxy:Transport</c> itself when the gateway starts (a test that sets or reloads the
-/// transport owns it) or the test pins one with <c>transport</c>.
+/// The TCP transport follows the running test case's transport (<see cref="AmbientTransport"/>: every test runs once
+/// per transport, see Infrastructure/Transports/): it overrides <c>TcpProxy:Transport</c> of the JSON file, unless the
+/// JSON file sets <c>TcpProxy:Transport</c> itself when the gateway starts (a test that sets or reloads the transport
+/// owns it) or the test pins one with <c>transport</c>.
 /// </para>
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
-    /// <summary>The environment variable that selects the TCP transport of every gateway the tests start.</summary>
+    /// <summary>
+    /// The environment variable that selects a gateway's TCP transport (ASP.NET's environment configuration): the tests
+    /// pass it to each gateway child process (<see cref="AmbientTransport.ChildEnvironment"/>); set for the test process,
+    /// it selects the one transport the tests run on (<see cref="TransportMatrix"/>).
+    /// </summary>
     public const string TransportVariable = "TcpProxy__Transport";
 
     private const string TransportKey = TcpProxyConfig.SectionName + ":Transport";
@@ -104,8 +109,8 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// The value that overrides <c>TcpProxy:Transport</c>: <paramref name="pinned"/> if given, else the environment
-    /// variable unless <paramref name="json"/> (the configuration so far) sets the transport itself; null: no override.
+    /// The value that overrides <c>TcpProxy:Transport</c>: <paramref name="pinned"/> if given, else the ambient transport
+    /// unless <paramref name="json"/> (the configuration so far) sets the transport itself; null: no override.
     /// </summary>
     private static string? TransportOverride(IConfiguration json, TcpProxyTransport? pinned)
     {
@@ -114,13 +119,12 @@ public sealed class GatewayHost : IAsyncDisposable
             return value.ToString();
         }
 
-        string? fromEnvironment = Environment.GetEnvironmentVariable(TransportVariable);
-        if (string.IsNullOrWhiteSpace(fromEnvironment) || json[TransportKey] is not null)
+        if (AmbientTransport.Current is not { } ambient || json[TransportKey] is not null)
         {
             return null;
         }
 
-        return fromEnvironment.Trim();
+        return ambient.ToString();
     }
 
     /// <summary>The port of the gateway's Kestrel endpoint (YARP's HTTP routes).</summary>

@@ -3,13 +3,15 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 using ProxyKestrel.Gateway.Tests.RealPeers;
 
 namespace ProxyKestrel.Gateway.Tests.Observability;
 
 /// <summary>
 /// The samples/Gateway process with an admin listener on a free port (<c>--Admin:Urls http://127.0.0.1:0</c>) and the
-/// given configuration file; knows its admin port, its routes' ports and its process id (for SIGTERM).
+/// given configuration file, on the test's transport (<see cref="AmbientTransport"/>); knows its admin port, its routes'
+/// ports and its process id (for SIGTERM).
 /// </summary>
 internal sealed partial class ObservedGateway : IAsyncDisposable
 {
@@ -52,7 +54,7 @@ internal sealed partial class ObservedGateway : IAsyncDisposable
             dotnet,
             [dll, "--urls", "http://127.0.0.1:0", "--Admin:Urls", "http://127.0.0.1:0", "--config", path],
             folder,
-            [new("Logging__Console__FormatterName", "simple")],
+            [new("Logging__Console__FormatterName", "simple"), .. AmbientTransport.ChildEnvironment()],
             name: "Gateway");
         try
         {
@@ -63,6 +65,12 @@ internal sealed partial class ObservedGateway : IAsyncDisposable
                 Match route = await process.WaitForLineAsync(
                     new Regex($@"TCP route {Regex.Escape(routeId)} listening on 127\.0\.0\.1:(\d+)"), TimeSpan.FromSeconds(30));
                 ports[routeId] = int.Parse(route.Groups[1].Value, CultureInfo.InvariantCulture);
+            }
+
+            // It runs on the test's transport: event 111 (logged before the routes) names the one it really runs.
+            if (AmbientTransport.Current is { } transport)
+            {
+                await process.WaitForLineAsync(new Regex($@"TCP routes use the {transport} transport\b"), TimeSpan.FromSeconds(5));
             }
 
             int pid = FindProcessId(path);

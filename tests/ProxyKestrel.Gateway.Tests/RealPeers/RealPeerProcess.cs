@@ -34,14 +34,20 @@ internal sealed class RealPeerProcess : IAsyncDisposable
             $"{name} not installed (Debian package '{package}'): run `bash eng/install-peers.sh` (looked on PATH and in the sbin/bin folders).");
 
     /// <summary>
-    /// Starts <paramref name="executable"/> in <paramref name="workingDirectory"/> (default <paramref name="directory"/>) and waits until every port in
-    /// <paramref name="ports"/> accepts on 127.0.0.1.
+    /// Starts <paramref name="executable"/> in <paramref name="workingDirectory"/> (default <paramref name="directory"/>), with the extra
+    /// <paramref name="environment"/> variables, and waits until every port in <paramref name="ports"/> accepts on 127.0.0.1.
     /// </summary>
     public static async Task<RealPeerProcess> StartAsync(
-        string executable, IEnumerable<string> arguments, string directory, string? config, int[] ports, string? workingDirectory = null)
+        string executable,
+        IEnumerable<string> arguments,
+        string directory,
+        string? config,
+        int[] ports,
+        string? workingDirectory = null,
+        IEnumerable<KeyValuePair<string, string>>? environment = null)
     {
         var peer = new RealPeerProcess(
-            ChildProcess.Start(executable, arguments, workingDirectory ?? directory, maxCapturedChars: MaxCapturedChars), directory, config);
+            ChildProcess.Start(executable, arguments, workingDirectory ?? directory, environment, maxCapturedChars: MaxCapturedChars), directory, config);
         try
         {
             foreach (int port in ports)

@@ -1,12 +1,14 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 
 namespace ProxyKestrel.Gateway.Tests.RealPeers;
 
 /// <summary>
 /// The real samples/Gateway process (<c>dotnet Gateway.dll --urls http://127.0.0.1:0 --config FILE</c>, working
 /// directory = its output folder so its appsettings.json seed is loaded). The extra JSON overrides the seed: the
-/// route "smtp" listens on 127.0.0.1:<see cref="Port"/> and the cluster "postfix" points at the test's backend.
+/// route "smtp" listens on 127.0.0.1:<see cref="Port"/> and the cluster "postfix" points at the test's backend. It runs
+/// on the test's transport (<see cref="AmbientTransport"/>).
 /// </summary>
 internal sealed class SampleGateway : IAsyncDisposable
 {
@@ -77,12 +79,24 @@ internal sealed class SampleGateway : IAsyncDisposable
         await File.WriteAllTextAsync(config, text);
         // No port probe before the log line: a probe connection would be relayed to the backend (and logged there).
         var process = await RealPeerProcess.StartAsync(
-            dotnet, [dll, "--urls", "http://127.0.0.1:0", "--Admin:Urls", "http://127.0.0.1:0", "--config", config], directory, text, [], folder);
+            dotnet,
+            [dll, "--urls", "http://127.0.0.1:0", "--Admin:Urls", "http://127.0.0.1:0", "--config", config],
+            directory,
+            text,
+            [],
+            folder,
+            AmbientTransport.ChildEnvironment());
         try
         {
             // The seed's log line (event id 100) names the overridden endpoint: the override was applied.
             await process.Process.WaitForLineAsync(
                 new Regex($@"TCP route smtp listening on 127\.0\.0\.1:{port}\b"), TimeSpan.FromSeconds(30));
+
+            // It runs on the test's transport: event 111 (logged before the routes) names the one it really runs.
+            if (AmbientTransport.Current is { } transport)
+            {
+                await process.Process.WaitForLineAsync(new Regex($@"TCP routes use the {transport} transport\b"), TimeSpan.FromSeconds(5));
+            }
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
