@@ -18,9 +18,10 @@ namespace ProxyKestrel.Gateway.Lifecycle;
 /// (before any client byte, so server-speaks-first protocols such as SMTP work), the relay, and the end: one typed
 /// <see cref="TcpConnectionEnd"/> that the metrics, the logs and the access log all report. The transport behind
 /// <see cref="ITcpConnectionIo"/> only moves bytes. On the epoll transport this method runs on the connection's loop
-/// thread from accept to close: every operation completes there.
+/// thread from accept to close: every operation completes there. The destination step with its failover is in
+/// TcpConnectionLifecycle.Failover.cs.
 /// </summary>
-internal sealed class TcpConnectionLifecycle
+internal sealed partial class TcpConnectionLifecycle
 {
     /// <summary>The most bytes read from a client before its backend connection (the SNI peek stops there).</summary>
     public const int MaxInspectBytes = 128 * 1024;
@@ -289,84 +290,6 @@ internal sealed class TcpConnectionLifecycle
             DestinationConcurrency.Decrement(destination);
             Interlocked.Decrement(ref relayedToCluster.Value);
         }
-    }
-
-    /// <summary>
-    /// Tries the cluster's destinations in the order its load-balancing policy picks them, each within
-    /// <c>ConnectTimeout</c> (a DNS name's addresses in turn within the same time); a failure is logged, counted and
-    /// marks the destination unhealthy (passive health).
-    /// </summary>
-    private async ValueTask<(DestinationState? Destination, TcpConnectionEnd Failure)> ConnectAsync(
-        ITcpConnectionIo io, TcpRoute route, ClusterState cluster, TcpConnectionRecord record)
-    {
-        List<DestinationState> candidates = DestinationConnector.Candidates(cluster);
-        HttpContext? policyContext = null;
-        TcpConnectionEnd failure = TcpConnectionEnd.ConnectFailed;
-        bool first = true;
-        while (_connector.PickNext(cluster, candidates, ref policyContext) is { } destination)
-        {
-            if (!first)
-            {
-                record.Retries++;
-            }
-
-            first = false;
-            // The server of the last attempt, as HAProxy logs it with SC or sC.
-            record.Destination = destination.DestinationId;
-            EndPoint endPoint;
-            try
-            {
-                endPoint = DestinationConnector.EndPointOf(destination);
-            }
-            catch (FormatException e)
-            {
-                _connector.ReportFailure(route.RouteId, cluster, destination, "bad_address", e.Message);
-                failure = TcpConnectionEnd.ConnectFailed;
-                continue;
-            }
-
-            long deadline = Deadline(route.Config.ConnectTimeout);
-            ConnectResult result;
-            if (endPoint is IPEndPoint ip)
-            {
-                result = await io.ConnectAsync(ip, deadline).ConfigureAwait(false);
-            }
-            else
-            {
-                var named = (DnsEndPoint)endPoint;
-                result = await io.ResolveAsync(named.Host, deadline).ConfigureAwait(false);
-                if (result.Status == ConnectStatus.Connected)
-                {
-                    IPAddress[] addresses = result.Addresses!;
-                    foreach (IPAddress address in addresses)
-                    {
-                        result = await io.ConnectAsync(new IPEndPoint(address, named.Port), deadline).ConfigureAwait(false);
-                        if (result.Status != ConnectStatus.Failed)
-                        {
-                            break;
-                        }
-                    }
-                }
-            }
-
-            switch (result.Status)
-            {
-                case ConnectStatus.Connected:
-                    return (destination, TcpConnectionEnd.Completed);
-                case ConnectStatus.Killed:
-                    return (null, TcpConnectionEnd.Killed);
-                case ConnectStatus.TimedOut:
-                    _connector.ReportFailure(route.RouteId, cluster, destination, "timeout", $"no connection within {route.Config.ConnectTimeout:c}");
-                    failure = TcpConnectionEnd.ConnectTimeout;
-                    break;
-                default:
-                    _connector.ReportFailure(route.RouteId, cluster, destination, result.ErrorType ?? "error", result.Reason ?? "failed");
-                    failure = TcpConnectionEnd.ConnectFailed;
-                    break;
-            }
-        }
-
-        return (null, failure);
     }
 
     /// <summary>

@@ -10,8 +10,9 @@ namespace ProxyKestrel.Gateway.Transports.Epoll;
 /// <summary>
 /// The epoll transport's I/O for one client connection, driven by its loop's edge-triggered events: the operations of
 /// <see cref="ITcpConnectionIo"/> (the client's first bytes, the backend's name lookup and connect, the relay), each
-/// completed on the loop's thread, where <see cref="TcpConnectionLifecycle"/> then goes on inline. The relay
-/// (EpollConnection.Relay.cs) moves bytes without the lifecycle until it ends.
+/// completed on the loop's thread, where <see cref="TcpConnectionLifecycle"/> then goes on inline. The client's first
+/// bytes (EpollConnection.Client.cs), the backend's lookup and connect (EpollConnection.Backend.cs) and the relay
+/// (EpollConnection.Relay.cs), which moves bytes without the lifecycle until it ends, are in their own files.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed partial class EpollConnection : ITcpConnectionIo
@@ -229,80 +230,6 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
         }
     }
 
-    public ValueTask<ReceiveStatus> ReceiveAsync(long deadline)
-    {
-        if (_killed)
-        {
-            return new ValueTask<ReceiveStatus>(ReceiveStatus.Killed);
-        }
-
-        if (_clientEnded || !EnsureClientRegistered())
-        {
-            return new ValueTask<ReceiveStatus>(_clientRegistrationFailed ? ReceiveStatus.Reset : ReceiveStatus.Ended);
-        }
-
-        // The first bytes usually arrive with the connection: read at once rather than after an event.
-        ValueTask<ReceiveStatus> pending = _receive.Start();
-        _state = State.Receiving;
-        _deadline = deadline;
-        Receive();
-        return pending;
-    }
-
-    public ValueTask<ConnectResult> ResolveAsync(string host, long deadline)
-    {
-        if (_killed)
-        {
-            return new ValueTask<ConnectResult>(ConnectResult.Killed);
-        }
-
-        ValueTask<ConnectResult> pending = _connect.Start();
-        _state = State.Resolving;
-        _deadline = deadline;
-        _ = ResolveOnThreadPoolAsync(host, ++_attempt);
-        return pending;
-    }
-
-    public unsafe ValueTask<ConnectResult> ConnectAsync(IPEndPoint endPoint, long deadline)
-    {
-        if (_killed)
-        {
-            return new ValueTask<ConnectResult>(ConnectResult.Killed);
-        }
-
-        CloseBackend();
-        _attempt++;
-        _backendReadable = false;
-        _backendWritable = false;
-        _backendEnding = false;
-        int family = endPoint.AddressFamily == AddressFamily.InterNetwork ? AfInet : AfInet6;
-        int fd = LinuxNative.Socket(family, SockStream | SockNonBlock | SockCloExec, 0);
-        if (fd < 0)
-        {
-            int errno = Errno;
-            return new ValueTask<ConnectResult>(ConnectResult.Failed(ErrorType(errno), Describe(errno)));
-        }
-
-        _backend = fd;
-        SetInt(fd, IpProtoTcp, TcpNoDelay, 1);
-        byte* address = stackalloc byte[SockAddrSize];
-        uint length = WriteSockAddr(endPoint, address);
-        int result = LinuxNative.Connect(fd, address, length);
-        int error = result == 0 ? 0 : Errno;
-        if ((result != 0 && error != EInProgress)
-            || EpollCtl(_loop.EpollFd, EpollCtlAdd, fd, EpollIn | EpollOut | EpollRdHup | EpollEt, _loop.Token(_slot, Backend, _attempt)) != 0)
-        {
-            error = error != 0 && error != EInProgress ? error : Errno;
-            CloseBackend();
-            return new ValueTask<ConnectResult>(ConnectResult.Failed(ErrorType(error), Describe(error)));
-        }
-
-        // Completed by the socket's first event (writable, or an error).
-        _state = State.Connecting;
-        _deadline = deadline;
-        return _connect.Start();
-    }
-
     public void Close(CloseMode mode)
     {
         if (_state == State.Closed)
@@ -337,144 +264,6 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
     }
 
     public void Ended() => Listener.ConnectionClosed();
-
-    /// <summary>Registers the client socket with the loop the first time an operation needs its events.</summary>
-    private bool EnsureClientRegistered()
-    {
-        if (!_clientRegistered)
-        {
-            _clientRegistered = true;
-            if (EpollCtl(_loop.EpollFd, EpollCtlAdd, _client, EpollIn | EpollOut | EpollRdHup | EpollEt, _loop.Token(_slot, Client, 0)) != 0)
-            {
-                _clientRegistrationFailed = true;
-            }
-
-            // Edge-triggered: until a read or a send finds nothing to do, assume it can.
-            _clientReadable = true;
-            _clientWritable = true;
-        }
-
-        return !_clientRegistrationFailed;
-    }
-
-    /// <summary>The pending receive: completes it once something happened (bytes, the end, a reset, no room left).</summary>
-    private void Receive()
-    {
-        if (ReadClient() is { } status)
-        {
-            _state = State.Idle;
-            _deadline = long.MaxValue;
-            _receive.Complete(status);
-        }
-    }
-
-    /// <summary>Reads what the client socket holds into <see cref="Received"/>; null when nothing new was there.</summary>
-    private unsafe ReceiveStatus? ReadClient()
-    {
-        bool received = false;
-        while (_clientReadable)
-        {
-            if (_pre is null || _preLength == _pre.Length)
-            {
-                if (_pre is not null && _pre.Length >= MaxPreRead)
-                {
-                    return received ? ReceiveStatus.Received : ReceiveStatus.Full;
-                }
-
-                byte[] larger = ArrayPool<byte>.Shared.Rent(_pre is null ? FirstReadSize : Math.Min(_pre.Length * 2, MaxPreRead));
-                if (_pre is not null)
-                {
-                    _pre.AsSpan(0, _preLength).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(_pre);
-                }
-
-                _pre = larger;
-            }
-
-            int space = _pre.Length - _preLength;
-            nint count;
-            fixed (byte* buffer = &_pre[_preLength])
-            {
-                count = Recv(_client, buffer, (nuint)space, 0);
-            }
-
-            if (count < 0)
-            {
-                int errno = Errno;
-                if (errno == EIntr)
-                {
-                    continue;
-                }
-
-                _clientReadable = false;
-                if (errno == EAgain)
-                {
-                    break;
-                }
-
-                // Reset before the backend connection.
-                _clientEnded = true;
-                return ReceiveStatus.Reset;
-            }
-
-            if (count == 0)
-            {
-                _clientEnded = true;
-                _clientReadable = false;
-                return ReceiveStatus.Ended;
-            }
-
-            _preLength += (int)count;
-            received = true;
-            if (count < space && !_clientEnding)
-            {
-                _clientReadable = false;
-            }
-        }
-
-        return received ? ReceiveStatus.Received : null;
-    }
-
-    /// <summary>A DNS destination: resolved on the thread pool, the result handed back to the loop.</summary>
-    private async Task ResolveOnThreadPoolAsync(string host, int attempt)
-    {
-        ConnectResult result;
-        try
-        {
-            IPAddress[] addresses = await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
-            result = addresses.Length > 0
-                ? new ConnectResult(ConnectStatus.Connected, Addresses: addresses)
-                : ConnectResult.Failed(nameof(SocketError.HostNotFound), $"'{host}' has no address");
-        }
-        catch (SocketException e)
-        {
-            result = ConnectResult.Failed(nameof(SocketError.HostNotFound), e.Message);
-        }
-        catch (ArgumentException e)
-        {
-            // Not a name DNS can look up (e.g. longer than 255 characters).
-            result = ConnectResult.Failed("bad_address", e.Message);
-        }
-
-        _loop.Post(() =>
-        {
-            if (_state == State.Resolving && _attempt == attempt)
-            {
-                _state = State.Idle;
-                _deadline = long.MaxValue;
-                _connect.Complete(result);
-            }
-        });
-    }
-
-    private void CloseBackend()
-    {
-        if (_backend >= 0)
-        {
-            LinuxNative.Close(_backend);
-            _backend = -1;
-        }
-    }
 
     private void ReleasePre()
     {

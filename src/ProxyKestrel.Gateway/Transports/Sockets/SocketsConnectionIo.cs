@@ -157,9 +157,13 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
         return await relay.RunAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A reset aborts the Kestrel connection (an RST); any other end leaves the close to the listener's dispose of the
+    /// connection, a FIN, as the epoll transport closes.
+    /// </summary>
     public void Close(CloseMode mode)
     {
-        if (mode != CloseMode.Normal)
+        if (mode == CloseMode.Reset)
         {
             _connection.Abort();
         }
