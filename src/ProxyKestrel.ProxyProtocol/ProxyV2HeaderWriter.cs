@@ -6,6 +6,9 @@ using System.Text;
 
 namespace ProxyKestrel.ProxyProtocol;
 
+// Over 400 lines on purpose: one writer per address family and TLV kind of the v2 format, each a few lines, kept
+// next to each other so the byte layout can be checked against the spec in one read.
+
 /// <summary>
 /// Builds a v2 header in place: start it with <see cref="Proxy(Span{byte}, IPAddress, int, IPAddress, int, ProxyTransport)"/>
 /// or <see cref="Local(Span{byte})"/>, add TLVs, then call <see cref="Complete"/>, which fills in the length and,

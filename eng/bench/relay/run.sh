@@ -167,9 +167,10 @@ pids+=($haproxy_pid)
 
 # The gateway as shipped (its appsettings.json is loaded from its own directory), plus this file.
 # Only the "pp" cluster has ProxyProtocol metadata: the other backends do not read a PROXY header.
+# The access log is off, as HAProxy here logs nothing (no "log" line): both relays do the same work per connection.
 cat >"$work/gateway.json" <<EOF
 {
-  "Logging": { "LogLevel": { "Default": "Warning" } },
+  "Logging": { "LogLevel": { "Default": "Warning", "ProxyKestrel.Gateway.AccessLog": "None" } },
   "ReverseProxy": { "Clusters": {
     "iperf": { "Destinations": { "d1": { "Address": "tcp://127.0.0.1:$P_IPERF" } } },
     "http":  { "Destinations": { "d1": { "Address": "tcp://127.0.0.1:$P_HTTP" } } },

@@ -13,6 +13,9 @@ using ProxyKestrel.Gateway.Diagnostics;
 
 namespace ProxyKestrel.Gateway.Listeners;
 
+// Over 400 lines on purpose: a reload is one transaction (validate every provider's routes, bind the new endpoints,
+// publish the new routes, unbind the removed ones, drain them) and reads best as one file, top to bottom.
+
 /// <summary>
 /// Binds the TCP routes' listeners on the configured transport (<see cref="Transports.Sockets.SocketsRouteTransport"/> or the epoll
 /// loops), which accept and relay the connections.

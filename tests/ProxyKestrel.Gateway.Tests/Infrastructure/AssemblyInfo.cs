@@ -11,4 +11,4 @@ using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
     "ProxyKestrel.Gateway.Tests.Benchmarks",
     "eng/bench/*/run.sh --smoke: each takes minutes and waits for the shared benchmark lock; the benchmarks choose what they compare")]
 [assembly: NotPerTransportNamespace(
-    "ProxyKestrel.Gateway.Tests.Relay.Epoll", "the epoll transport's own tests pin it (or start no gateway)")]
+    "ProxyKestrel.Gateway.Tests.Transports.Epoll", "the epoll transport's own tests pin it (or start no gateway)")]

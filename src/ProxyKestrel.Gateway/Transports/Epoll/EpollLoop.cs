@@ -5,6 +5,10 @@ using static ProxyKestrel.Gateway.Transports.Epoll.LinuxNative;
 
 namespace ProxyKestrel.Gateway.Transports.Epoll;
 
+// Over 400 lines on purpose: this file is everything that runs on one loop thread outside a connection (the wait,
+// the dispatch by token, the slot table, the splice-pipe pool, posted commands, the deadline scan). Its invariants
+// (single thread, generation-checked tokens) are easier to check in one place than spread over several.
+
 /// <summary>
 /// One event loop: a thread waiting in <c>epoll_wait</c> on its own epoll instance, which holds this loop's listening
 /// sockets (one per bound endpoint, the same socket in every loop, registered with <c>EPOLLEXCLUSIVE</c>) and both

@@ -4,7 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using ProxyKestrel.Gateway.Lifecycle;
 
-namespace ProxyKestrel.Gateway.Tests.Routing;
+namespace ProxyKestrel.Gateway.Tests.Lifecycle;
 
 public class TlsClientHelloTests
 {

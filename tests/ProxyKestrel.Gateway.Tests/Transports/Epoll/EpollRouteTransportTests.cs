@@ -6,7 +6,7 @@ using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Transports.Epoll;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
-namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;
+namespace ProxyKestrel.Gateway.Tests.Transports.Epoll;
 
 /// <summary>
 /// The epoll transport's listening side, whatever transport the environment selects for the rest of the suite: every

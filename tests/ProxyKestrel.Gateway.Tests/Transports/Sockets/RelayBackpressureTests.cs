@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
-namespace ProxyKestrel.Gateway.Tests.Relay;
+namespace ProxyKestrel.Gateway.Tests.Transports.Sockets;
 
 /// <summary>
 /// A side that does not read stalls the sender on the other side: the relay buffers a bounded amount (its pipe plus

@@ -6,7 +6,7 @@ using ProxyKestrel.Gateway.Lifecycle;
 using ProxyKestrel.Gateway.Transports.Epoll;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
-namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;
+namespace ProxyKestrel.Gateway.Tests.Transports.Epoll;
 
 /// <summary>
 /// One event loop on its own (no listener, no connection), driven through <see cref="EpollLoop.InvokeAsync"/> with a

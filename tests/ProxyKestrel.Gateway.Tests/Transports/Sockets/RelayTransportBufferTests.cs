@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using ProxyKestrel.Gateway.Transports.Sockets;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
-namespace ProxyKestrel.Gateway.Tests.Relay;
+namespace ProxyKestrel.Gateway.Tests.Transports.Sockets;
 
 /// <summary>
 /// The TCP routes' transport hands its connections 64 KiB blocks from <see cref="RelayMemoryPool"/>, not Kestrel's

@@ -2,7 +2,7 @@ using System.Buffers;
 using Microsoft.Extensions.Time.Testing;
 using ProxyKestrel.Gateway.Transports.Sockets;
 
-namespace ProxyKestrel.Gateway.Tests.Relay;
+namespace ProxyKestrel.Gateway.Tests.Transports.Sockets;
 
 /// <summary>The socket transport's block pool gives back what a burst left behind, on the pool's clock.</summary>
 public class RelayMemoryPoolTests

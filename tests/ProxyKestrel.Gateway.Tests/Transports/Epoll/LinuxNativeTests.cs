@@ -4,7 +4,7 @@ using System.Runtime.Versioning;
 using ProxyKestrel.Gateway.Transports.Epoll;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
 
-namespace ProxyKestrel.Gateway.Tests.Relay.Epoll;
+namespace ProxyKestrel.Gateway.Tests.Transports.Epoll;
 
 /// <summary>
 /// The <c>sockaddr</c> layouts and errno mapping of <see cref="LinuxNative"/>, checked against the layout .NET itself
