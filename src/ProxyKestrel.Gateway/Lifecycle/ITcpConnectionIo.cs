@@ -21,7 +21,7 @@ internal interface ITcpConnectionIo
     string ConnectionId { get; }
 
     /// <summary>
-    /// Every byte received from the client so far and not yet given to <see cref="RelayAsync"/>: valid until the next
+    /// Every byte received from the client so far and not yet given to <see cref="StartRelay"/>: valid until the next
     /// operation.
     /// </summary>
     ReadOnlySequence<byte> Received { get; }
@@ -42,9 +42,12 @@ internal interface ITcpConnectionIo
     /// <summary>
     /// Sends <paramref name="header"/> to the backend, then the client's bytes received so far after the first
     /// <paramref name="skip"/> (the upstream PROXY header), then relays both ways until both sides have ended, one
-    /// fails, a side is quiet for its timeout, or the connection is killed. Half-closes are passed on after the data.
+    /// fails, a side is quiet for its timeout, or the connection is killed; half-closes are passed on after the data.
+    /// Returns at once: <paramref name="ended"/> is told how the relay ended (on the epoll transport, on the loop's
+    /// thread), so nothing of the lifecycle waits while a connection relays. <paramref name="header"/> stays valid
+    /// until then.
     /// </summary>
-    ValueTask<RelayResult> RelayAsync(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout);
+    void StartRelay(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout, IRelayEnded ended);
 
     /// <summary>Closes both sockets (the backend's if one is open).</summary>
     void Close(CloseMode mode);

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Net;
-using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
@@ -73,23 +71,34 @@ internal sealed partial class TcpConnectionLifecycle
 
         _counts.Opened();
         _metrics.Opened(route.RouteId);
+        TcpConnectionEnd? end;
         try
         {
-            record.End = await ProxyAsync(io, route, record).ConfigureAwait(false);
+            end = await ProxyAsync(io, route, record).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // A bug must end this connection only.
+            // A bug must end this connection only (one that started its relay ends there: ProxyAsync starts it last).
             TcpProxyLog.ConnectionFailed(_logger, route.RouteId, record.Client, e);
-            record.End = TcpConnectionEnd.ClientAborted;
+            end = record.Phase == TcpConnectionPhase.Data ? null : TcpConnectionEnd.ClientAborted;
         }
-        finally
+
+        if (end is { } ended)
         {
-            // Counted and logged before the sockets close: whoever sees the close can read both.
-            Record(record, route, admitted: true);
-            io.Close(record.End.CloseMode());
-            io.Ended();
+            record.End = ended;
+            Finish(io, route, record);
         }
+    }
+
+    /// <summary>
+    /// The end: counted and logged before the sockets close, so whoever sees the close can read both; then the
+    /// listener stops counting the connection.
+    /// </summary>
+    internal void Finish(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
+    {
+        Record(record, route, admitted: true);
+        io.Close(record.End.CloseMode());
+        io.Ended();
     }
 
     /// <summary>
@@ -113,7 +122,8 @@ internal sealed partial class TcpConnectionLifecycle
         return null;
     }
 
-    private async ValueTask<TcpConnectionEnd> ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
+    /// <summary>The steps up to the relay; null once the relay started (its end finishes the connection).</summary>
+    private async ValueTask<TcpConnectionEnd?> ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
     {
         EndPoint? peer = io.RemoteEndPoint;
         EndPoint? client = peer;
@@ -144,10 +154,10 @@ internal sealed partial class TcpConnectionLifecycle
                     }
 
                     clientEnded = status is ReceiveStatus.Ended or ReceiveStatus.Reset;
-                    ProxyReceiveStatus evaluated = receiver.Evaluate(io.Received, clientEnded || status == ReceiveStatus.Full, out ProxyHeader header, out ProxyParseError error);
+                    ProxyReceiveStatus evaluated = receiver.Evaluate(io.Received, clientEnded || status == ReceiveStatus.Full, out ProxyHeader received, out ProxyParseError error);
                     if (evaluated == ProxyReceiveStatus.Accepted)
                     {
-                        upstream = header;
+                        upstream = received;
                         hasUpstream = true;
                         break;
                     }
@@ -246,50 +256,31 @@ internal sealed partial class TcpConnectionLifecycle
         record.ConnectMs = (long)_time.GetElapsedTime(connectStarted).TotalMilliseconds;
 
         // 4. The PROXY header, then the relay.
-        StrongBox<int> relayedToCluster = _counts.Cluster(cluster.ClusterId);
-        Interlocked.Increment(ref relayedToCluster.Value);
-        DestinationConcurrency.Increment(destination);
+        byte[]? header = null;
+        int headerLength = 0;
+        if (protocol.Version is { } version)
+        {
+            dialled ??= io.LocalEndPoint;
+            // An id only for a cluster that sends it.
+            string uniqueId = ProxyHeaderBuilder.WritesUniqueId(protocol) ? io.ConnectionId : string.Empty;
+            headerLength = ProxyHeaderBuilder.Build(protocol, client, dialled, upstream, hasUpstream, serverName, uniqueId, out header);
+            record.ProxyVersion = version == ProxyProtocolVersion.V1 ? "v1" : "v2";
+        }
+
+        var relaying = new RelayingConnection(this, io, route, record, client, destination, _counts.Cluster(cluster.ClusterId), header);
+        record.Phase = TcpConnectionPhase.Data;
         try
         {
-            byte[]? header = null;
-            int headerLength = 0;
-            if (protocol.Version is { } version)
-            {
-                dialled ??= io.LocalEndPoint;
-                // An id only for a cluster that sends it.
-                string uniqueId = ProxyHeaderBuilder.WritesUniqueId(protocol) ? io.ConnectionId : string.Empty;
-                headerLength = ProxyHeaderBuilder.Build(protocol, client, dialled, upstream, hasUpstream, serverName, uniqueId, out header);
-                record.ProxyVersion = version == ProxyProtocolVersion.V1 ? "v1" : "v2";
-            }
-
-            record.Phase = TcpConnectionPhase.Data;
-            RelayResult relay;
-            try
-            {
-                relay = await io.RelayAsync(header.AsMemory(0, headerLength), skip, route.Config.ClientIdleTimeout, route.Config.ServerIdleTimeout).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (header is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(header);
-                }
-            }
-
-            record.BytesUp = relay.BytesUp;
-            record.BytesDown = relay.BytesDown;
-            record.ClusterConnections = Volatile.Read(ref relayedToCluster.Value);
-            record.DestinationConnections = destination.ConcurrentRequestCount;
-            TcpConnectionEnd end = TcpConnectionEnds.FromRelay(relay.End);
-            string outcome = end.Result();
-            TcpProxyLog.ConnectionRelayed(_logger, route.RouteId, client, destination.DestinationId, relay.BytesUp, relay.BytesDown, outcome);
-            return end;
+            io.StartRelay(header.AsMemory(0, headerLength), skip, route.Config.ClientIdleTimeout, route.Config.ServerIdleTimeout, relaying);
         }
-        finally
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            DestinationConcurrency.Decrement(destination);
-            Interlocked.Decrement(ref relayedToCluster.Value);
+            // A transport's bug: end the connection (once: a relay that already ended is not ended again).
+            TcpProxyLog.ConnectionFailed(_logger, route.RouteId, client, e);
+            relaying.RelayEnded(new RelayResult(RelayEnd.ClientAborted, 0, 0));
         }
+
+        return null;
     }
 
     /// <summary>

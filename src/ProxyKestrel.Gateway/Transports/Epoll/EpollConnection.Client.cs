@@ -20,7 +20,7 @@ internal sealed partial class EpollConnection
         }
 
         // The first bytes usually arrive with the connection: read at once rather than after an event.
-        ValueTask<ReceiveStatus> pending = _receive.Start();
+        ValueTask<ReceiveStatus> pending = (_receive ??= new()).Start();
         _state = State.Receiving;
         _deadline = deadline;
         Receive();
@@ -53,7 +53,7 @@ internal sealed partial class EpollConnection
         {
             _state = State.Idle;
             _deadline = long.MaxValue;
-            _receive.Complete(status);
+            _receive!.Complete(status);
         }
     }
 

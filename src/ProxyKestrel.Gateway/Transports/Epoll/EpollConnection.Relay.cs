@@ -12,7 +12,8 @@ namespace ProxyKestrel.Gateway.Transports.Epoll;
 /// </summary>
 internal sealed partial class EpollConnection
 {
-    private readonly LoopOperation<RelayResult> _relay = new();
+    /// <summary>Told how the relay ended; set while relaying.</summary>
+    private IRelayEnded? _relayEnded;
     private Direction _up;
     private Direction _down;
     private bool _resumeNextTurn;
@@ -24,16 +25,12 @@ internal sealed partial class EpollConnection
     /// <summary>The side whose receive or send failed (the relay's reset).</summary>
     private RelayEnd _failure = RelayEnd.ServerAborted;
 
-    public ValueTask<RelayResult> RelayAsync(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout)
+    public void StartRelay(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout, IRelayEnded ended)
     {
-        if (_killed)
+        if (_killed || !EnsureClientRegistered())
         {
-            return new ValueTask<RelayResult>(new RelayResult(RelayEnd.Killed, 0, 0));
-        }
-
-        if (!EnsureClientRegistered())
-        {
-            return new ValueTask<RelayResult>(new RelayResult(RelayEnd.ClientAborted, 0, 0));
+            ended.RelayEnded(new RelayResult(_killed ? RelayEnd.Killed : RelayEnd.ClientAborted, 0, 0));
+            return;
         }
 
         // The PROXY header, then what the client sent after its own header, go first: before any relayed byte.
@@ -55,10 +52,12 @@ internal sealed partial class EpollConnection
         _clientTimeoutTicks = Ticks(clientTimeout);
         _serverTimeoutTicks = Ticks(serverTimeout);
         _clientActivity = _serverActivity = _loop.Now;
-        ValueTask<RelayResult> pending = _relay.Start();
+        // The operations before the relay are done: an idle relaying connection keeps no more than it needs.
+        _receive = null;
+        _connect = null;
+        _relayEnded = ended;
         _state = State.Relaying;
         Pump();
-        return pending;
     }
 
     /// <summary>Ends the relay; the lifecycle goes on (and closes the sockets) before this returns: call it last.</summary>
@@ -70,7 +69,9 @@ internal sealed partial class EpollConnection
         }
 
         _state = State.Idle;
-        _relay.Complete(new RelayResult(end, _up.Bytes, _down.Bytes));
+        IRelayEnded ended = _relayEnded!;
+        _relayEnded = null;
+        ended.RelayEnded(new RelayResult(end, _up.Bytes, _down.Bytes));
     }
 
     /// <summary>

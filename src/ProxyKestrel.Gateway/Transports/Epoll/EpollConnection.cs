@@ -59,8 +59,9 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
     private bool _backendReadable;
     private bool _backendWritable;
 
-    private readonly LoopOperation<ReceiveStatus> _receive = new();
-    private readonly LoopOperation<ConnectResult> _connect = new();
+    // Created when first needed (a route without an upstream header never receives before the relay).
+    private LoopOperation<ReceiveStatus>? _receive;
+    private LoopOperation<ConnectResult>? _connect;
 
     private EpollConnection(EpollLoop loop, EpollRouteListener listener, int client, EndPoint? peer)
     {
@@ -117,13 +118,13 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
         {
             case State.Receiving:
                 _state = State.Idle;
-                _receive.Complete(ReceiveStatus.Killed);
+                _receive!.Complete(ReceiveStatus.Killed);
                 break;
             case State.Resolving:
             case State.Connecting:
                 CloseBackend();
                 _state = State.Idle;
-                _connect.Complete(ConnectResult.Killed);
+                _connect!.Complete(ConnectResult.Killed);
                 break;
             case State.Relaying:
                 EndRelay(RelayEnd.Killed);
@@ -175,13 +176,13 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
                 CloseBackend();
                 _state = State.Idle;
                 _deadline = long.MaxValue;
-                _connect.Complete(ConnectResult.Failed(ErrorType(error), Describe(error)));
+                _connect!.Complete(ConnectResult.Failed(ErrorType(error), Describe(error)));
             }
             else if (_backendWritable)
             {
                 _state = State.Idle;
                 _deadline = long.MaxValue;
-                _connect.Complete(ConnectResult.Connected);
+                _connect!.Complete(ConnectResult.Connected);
             }
         }
         else if (_state == State.Relaying)
@@ -218,14 +219,14 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
             case State.Receiving:
                 _state = State.Idle;
                 _deadline = long.MaxValue;
-                _receive.Complete(ReceiveStatus.TimedOut);
+                _receive!.Complete(ReceiveStatus.TimedOut);
                 break;
             case State.Resolving:
             case State.Connecting:
                 CloseBackend();
                 _state = State.Idle;
                 _deadline = long.MaxValue;
-                _connect.Complete(ConnectResult.TimedOut);
+                _connect!.Complete(ConnectResult.TimedOut);
                 break;
         }
     }

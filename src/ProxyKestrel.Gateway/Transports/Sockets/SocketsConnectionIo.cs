@@ -19,6 +19,7 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
     private readonly CancellationToken _abort;
     private ReadOnlySequence<byte> _held;
     private bool _holding;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Socket? _backend;
 
     public SocketsConnectionIo(ConnectionContext connection, TimeProvider timeProvider, CancellationToken abort)
@@ -127,7 +128,26 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
         }
     }
 
-    public async ValueTask<RelayResult> RelayAsync(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout)
+    public void StartRelay(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout, IRelayEnded ended) =>
+        _ = RelayAsync(header, skip, clientTimeout, serverTimeout, ended);
+
+    private async Task RelayAsync(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout, IRelayEnded ended)
+    {
+        RelayResult result;
+        try
+        {
+            result = await SendHeaderThenRelayAsync(header, skip, clientTimeout, serverTimeout).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Not a network event (those are results) but a bug: end the connection as a reset all the same.
+            result = new RelayResult(RelayEnd.ClientAborted, 0, 0);
+        }
+
+        ended.RelayEnded(result);
+    }
+
+    private async Task<RelayResult> SendHeaderThenRelayAsync(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout)
     {
         Socket backend = _backend!;
         try
@@ -163,6 +183,13 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
     /// </summary>
     public void Close(CloseMode mode)
     {
+        if (_holding)
+        {
+            // Ended before the relay (refused, no destination): give the held bytes back before the pipe completes.
+            _connection.Transport.Input.AdvanceTo(_held.Start);
+            _holding = false;
+        }
+
         if (mode == CloseMode.Reset)
         {
             _connection.Abort();
@@ -172,10 +199,11 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
         _backend = null;
     }
 
-    /// <summary>The listener disposes the Kestrel connection when the lifecycle's task ends.</summary>
-    public void Ended()
-    {
-    }
+    /// <summary>The connection's end is recorded: the listener may dispose the Kestrel connection.</summary>
+    public void Ended() => _ended.TrySetResult();
+
+    /// <summary>Completes once <see cref="Ended"/> was called (after the relay, when one ran).</summary>
+    public Task WhenEnded => _ended.Task;
 
     private TimeSpan Remaining(long deadline)
     {

@@ -97,7 +97,10 @@ internal sealed class SocketsRouteListener : ITcpRouteListener
         await Task.Yield();
         try
         {
-            await _lifecycle.RunAsync(new SocketsConnectionIo(connection, _lifecycle.TimeProvider, _abort.Token), route).ConfigureAwait(false);
+            var io = new SocketsConnectionIo(connection, _lifecycle.TimeProvider, _abort.Token);
+            await _lifecycle.RunAsync(io, route).ConfigureAwait(false);
+            // A relaying connection outlives the lifecycle's task: its end is told by the relay.
+            await io.WhenEnded.ConfigureAwait(false);
         }
         finally
         {
