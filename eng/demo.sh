@@ -11,11 +11,11 @@
 # `postscreen_upstream_proxy_protocol = haproxy`, starts samples/Gateway as shipped (appsettings.json: TCP route
 # 0.0.0.0:2525 -> 127.0.0.1:10024 with send-proxy v1, HTTP 127.0.0.1:5080, admin 0.0.0.0:8081), sends one mail with
 # swaks from 127.0.0.2 through port 2525, and prints Postfix's `postscreen[...]: CONNECT from [127.0.0.2]:PORT` line
-# and the gateway's line for that connection (its access log, category ProxyKestrel.Gateway.AccessLog, when it has
-# one, else event 107 "ConnectionRelayed" of ProxyKestrel.Gateway.Connections).
+# and the gateway's access-log line for that connection (category ProxyKestrel.Gateway.AccessLog, HAProxy's tcplog
+# fields; on in the sample as shipped).
 #
-# Only the gateway's logging is changed from the command line: one line per entry, and Debug for
-# ProxyKestrel.Gateway.Connections so event 107 is written. TcpProxy__Transport (Sockets, Epoll) is passed on.
+# Only the gateway's console format is changed from the command line: one line per entry. TcpProxy__Transport
+# (Sockets, Epoll) is passed on.
 # Needs root (or sudo) for Postfix and apt-get, and the fixed ports 2525, 10024, 5080 and 8081 free. Everything
 # started here is stopped on exit (also on Ctrl-C and SIGTERM), and the temporary directory is removed.
 set -euo pipefail
@@ -195,8 +195,7 @@ wait_until "$START_TIMEOUT" postfix_up \
 log "starting samples/Gateway as shipped (TcpProxy__Transport=${TcpProxy__Transport:-<unset>: Auto})"
 (cd "$gateway_dir" && exec dotnet Gateway.dll \
     --Logging:Console:FormatterName=simple \
-    --Logging:Console:FormatterOptions:SingleLine=true \
-    --Logging:LogLevel:ProxyKestrel.Gateway.Connections=Debug) \
+    --Logging:Console:FormatterOptions:SingleLine=true) \
   > >(tee -a "$work/gateway.log" | sed -u 's/^/gateway | /') 2>&1 &
 gateway_pid=$!
 
@@ -234,20 +233,18 @@ delivered_re="$queue_id: to=<postmaster@localhost>.* status=sent"
 wait_until "$MAIL_TIMEOUT" found "$work/postfix.log" "$delivered_re" \
   || fail_with_logs "the mail was not delivered: Postfix did not log '$queue_id: to=<postmaster@localhost>, ... status=sent' within ${MAIL_TIMEOUT} s."
 
-# The gateway's line for that connection, found by the client's address and port (as Postfix saw them): its access
-# log line when there is one, else event 107. Both are written when the connection ends, one right after the other.
-gateway_client_re="(^|[^0-9])(::ffff:)?$client_re\]?:$client_port([^0-9]|$)"
-access_re="ProxyKestrel\.Gateway\.AccessLog\[[0-9]+\].*$gateway_client_re"
-relayed_re="ProxyKestrel\.Gateway\.Connections\[107\].*$gateway_client_re"
-wait_until "$MAIL_TIMEOUT" found "$work/gateway.log" "$access_re|$relayed_re" \
-  || fail_with_logs "the gateway logged no line for $CLIENT:$client_port (access log or event 107) within ${MAIL_TIMEOUT} s."
-wait_until 1 found "$work/gateway.log" "$access_re" || true
-gateway_line="$(find_line "$work/gateway.log" "$access_re" || find_line "$work/gateway.log" "$relayed_re")"
+# The gateway's access-log line for that connection, found by the client's address and port (as Postfix saw them):
+# written when the connection ends.
+gateway_client_re="(^|[^0-9])$client_re:$client_port \\["
+access_re="ProxyKestrel\.Gateway\.AccessLog\[113\].*$gateway_client_re"
+wait_until "$MAIL_TIMEOUT" found "$work/gateway.log" "$access_re" \
+  || fail_with_logs "the gateway logged no access-log line for $CLIENT:$client_port within ${MAIL_TIMEOUT} s."
+gateway_line="$(find_line "$work/gateway.log" "$access_re")"
 
 echo
 echo "==> Postfix saw the client's address, sent by the gateway in the PROXY header:"
 echo "$connect_line"
-echo "==> The gateway's log line for that connection:"
+echo "==> The gateway's access-log line for that connection (HAProxy tcplog fields):"
 echo "$gateway_line"
 echo "==> Mail $queue_id delivered (discarded by Postfix's local transport)."
 echo

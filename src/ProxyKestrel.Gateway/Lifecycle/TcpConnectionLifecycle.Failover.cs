@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy.Model;
@@ -13,6 +14,7 @@ internal sealed partial class TcpConnectionLifecycle
     /// <c>ConnectTimeout</c> (a DNS name's addresses in turn within the same time); a failure is logged, counted and
     /// marks the destination unhealthy (passive health).
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(DestinationState? Destination, TcpConnectionEnd Failure)> ConnectAsync(
         ITcpConnectionIo io, TcpRoute route, ClusterState cluster, TcpConnectionRecord record)
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
@@ -122,7 +123,11 @@ internal sealed partial class TcpConnectionLifecycle
         return null;
     }
 
-    /// <summary>The steps up to the relay; null once the relay started (its end finishes the connection).</summary>
+    /// <summary>
+    /// The steps up to the relay; null once the relay started (its end finishes the connection). Its state machine is
+    /// pooled (it and the failover's are awaited once each): a connection allocates one task, not three.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TcpConnectionEnd?> ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
     {
         EndPoint? peer = io.RemoteEndPoint;

@@ -62,10 +62,12 @@ public sealed partial class DemoScriptTests
         Match connect = ConnectLine().Match(output);
         Assert.True(connect.Success, $"no CONNECT line from [127.0.0.2] printed. Output:\n{output}");
         string port = connect.Groups["port"].Value;
+        // The printed access-log line, in HAProxy's tcplog field order: route smtp, cluster postfix, destination local,
+        // a normal end, the v1 header's client.
         var gatewayLine = new Regex(
-            $@"^(?!gateway \| )\w+: ProxyKestrel\.Gateway\.(AccessLog\[\d+\]|Connections\[107\]) [^\n]*\b127\.0\.0\.2\]?:{port}\b",
+            $@"^(?!gateway \| )\w+: ProxyKestrel\.Gateway\.AccessLog\[113\] [^\n]*\b127\.0\.0\.2:{port} \[\d{{2}}/\w{{3}}/\d{{4}}:\d{{2}}:\d{{2}}:\d{{2}}\.\d{{3}}\] smtp postfix/local 0/\d+/\d+ \d+ -- \d+/\d+/\d+/\d+/0 0/0$",
             RegexOptions.Multiline);
-        Assert.True(gatewayLine.IsMatch(output), $"no gateway line for 127.0.0.2:{port} printed. Output:\n{output}");
+        Assert.True(gatewayLine.IsMatch(output), $"no access-log line for 127.0.0.2:{port} printed. Output:\n{output}");
 
         // The mail the script reports was delivered, as Postfix's own log (streamed by the script) says.
         Match delivered = DeliveredLine().Match(output);
