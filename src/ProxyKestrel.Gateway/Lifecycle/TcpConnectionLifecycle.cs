@@ -57,16 +57,26 @@ internal sealed partial class TcpConnectionLifecycle
 
     public TcpProxyMetrics Metrics => _metrics;
 
-    /// <summary>Runs the connection to its end; never throws (a failure is logged and ends the connection).</summary>
+    /// <summary>
+    /// Runs the connection to its end, or to the start of its relay, whose end then finishes it
+    /// (<see cref="RelayingConnection"/>). Never throws: a failure is logged and ends the connection.
+    /// </summary>
     public async Task RunAsync(ITcpConnectionIo io, TcpRoute route)
     {
         var record = new TcpConnectionRecord(route.RouteId, route.Config.ClusterId, io.RemoteEndPoint, _time.GetLocalNow(), _time.GetTimestamp());
         if (Admit(route, io.RemoteEndPoint) is { } refused)
         {
             record.End = refused;
-            Record(record, route, admitted: false);
-            io.Close(CloseMode.Abort);
-            io.Ended();
+            try
+            {
+                Record(record, route, admitted: false);
+            }
+            finally
+            {
+                io.Close(CloseMode.Abort);
+                io.Ended();
+            }
+
             return;
         }
 
@@ -97,9 +107,15 @@ internal sealed partial class TcpConnectionLifecycle
     /// </summary>
     internal void Finish(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
     {
-        Record(record, route, admitted: true);
-        io.Close(record.End.CloseMode());
-        io.Ended();
+        try
+        {
+            Record(record, route, admitted: true);
+        }
+        finally
+        {
+            io.Close(record.End.CloseMode());
+            io.Ended();
+        }
     }
 
     /// <summary>
