@@ -58,10 +58,11 @@ internal sealed partial class TcpConnectionLifecycle
     public TcpProxyMetrics Metrics => _metrics;
 
     /// <summary>
-    /// Runs the connection to its end, or to the start of its relay, whose end then finishes it
-    /// (<see cref="RelayingConnection"/>). Never throws: a failure is logged and ends the connection.
+    /// Runs the connection: admission here, at once; then the steps up to the relay, whose end finishes the connection
+    /// (<see cref="RelayingConnection"/>), or to an earlier end. Nothing waits for it: the transport learns the end from
+    /// <see cref="ITcpConnectionIo.Ended"/>. Never throws: a failure is logged and ends the connection.
     /// </summary>
-    public async Task RunAsync(ITcpConnectionIo io, TcpRoute route)
+    public void Run(ITcpConnectionIo io, TcpRoute route)
     {
         var record = new TcpConnectionRecord(route.RouteId, route.Config.ClusterId, io.RemoteEndPoint, _time.GetLocalNow(), _time.GetTimestamp());
         if (Admit(route, io.RemoteEndPoint) is { } refused)
@@ -82,23 +83,8 @@ internal sealed partial class TcpConnectionLifecycle
 
         _counts.Opened();
         _metrics.Opened(route.RouteId);
-        TcpConnectionEnd? end;
-        try
-        {
-            end = await ProxyAsync(io, route, record).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // A bug must end this connection only (one that started its relay ends there: ProxyAsync starts it last).
-            TcpProxyLog.ConnectionFailed(_logger, route.RouteId, record.Client, e);
-            end = record.Phase == TcpConnectionPhase.Data ? null : TcpConnectionEnd.ClientAborted;
-        }
-
-        if (end is { } ended)
-        {
-            record.End = ended;
-            Finish(io, route, record);
-        }
+        // Not awaited (its end is the io's Ended): one state machine per connection, no task besides.
+        _ = ProxyAsync(io, route, record);
     }
 
     /// <summary>
@@ -140,168 +126,187 @@ internal sealed partial class TcpConnectionLifecycle
     }
 
     /// <summary>
-    /// The steps up to the relay; null once the relay started (its end finishes the connection). Its state machine is
-    /// pooled (it and the failover's are awaited once each): a connection allocates one task, not three.
+    /// The steps up to the relay, and the end of a connection that ends before it (in <c>finally</c>: every
+    /// <c>return</c> sets <c>end</c>); null once the relay started, whose end finishes the connection. Nobody awaits
+    /// it: the one state machine a connection has.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<TcpConnectionEnd?> ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
+    private async Task<TcpConnectionEnd?> ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
     {
-        EndPoint? peer = io.RemoteEndPoint;
-        EndPoint? client = peer;
-        EndPoint? dialled = null;
-        ProxyHeader upstream = default;
-        bool hasUpstream = false;
-        bool clientEnded = false;
-
-        // 1. The PROXY header of an upstream proxy. An untrusted peer let through is not read from at all: the backend
-        // is dialled at once, so a server-speaks-first backend's banner reaches a client that waits for it.
-        if (route.Receiver is { } receiver)
+        // What a failure ends the connection with (none once the relay started: it ends there).
+        TcpConnectionEnd? end = TcpConnectionEnd.ClientAborted;
+        try
         {
-            if (receiver.IsTrusted(peer))
+            EndPoint? peer = io.RemoteEndPoint;
+            EndPoint? client = peer;
+            EndPoint? dialled = null;
+            ProxyHeader upstream = default;
+            bool hasUpstream = false;
+            bool clientEnded = false;
+
+            // 1. The PROXY header of an upstream proxy. An untrusted peer let through is not read from at all: the backend
+            // is dialled at once, so a server-speaks-first backend's banner reaches a client that waits for it.
+            if (route.Receiver is { } receiver)
             {
-                long deadline = Deadline(receiver.HeaderTimeout);
-                while (true)
+                if (receiver.IsTrusted(peer))
+                {
+                    long deadline = Deadline(receiver.HeaderTimeout);
+                    while (true)
+                    {
+                        ReceiveStatus status = await io.ReceiveAsync(deadline).ConfigureAwait(false);
+                        if (status == ReceiveStatus.Killed)
+                        {
+                            return end = TcpConnectionEnd.Killed;
+                        }
+
+                        if (status == ReceiveStatus.TimedOut)
+                        {
+                            TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
+                            return end = TcpConnectionEnd.HeaderTimeout;
+                        }
+
+                        clientEnded = status is ReceiveStatus.Ended or ReceiveStatus.Reset;
+                        ProxyReceiveStatus evaluated = receiver.Evaluate(io.Received, clientEnded || status == ReceiveStatus.Full, out ProxyHeader received, out ProxyParseError error);
+                        if (evaluated == ProxyReceiveStatus.Accepted)
+                        {
+                            upstream = received;
+                            hasUpstream = true;
+                            break;
+                        }
+
+                        if (evaluated == ProxyReceiveStatus.NoHeader)
+                        {
+                            break;
+                        }
+
+                        if (evaluated == ProxyReceiveStatus.Rejected)
+                        {
+                            TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(error));
+                            return end = TcpConnectionEnd.HeaderRejected;
+                        }
+                    }
+
+                    if (hasUpstream && upstream.HasIPEndPoints)
+                    {
+                        client = upstream.GetSourceEndPoint();
+                        dialled = upstream.GetDestinationEndPoint();
+                        record.Client = client;
+                        record.UpstreamProxy = peer;
+                    }
+                }
+                else if (receiver.UntrustedPeers != UntrustedPeerBehavior.Passthrough)
+                {
+                    TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.UntrustedPeer);
+                    return end = TcpConnectionEnd.UntrustedPeer;
+                }
+
+                if (!route.IsAllowed(client))
+                {
+                    TcpProxyLog.ClientNotAllowed(_logger, client, route.RouteId);
+                    return end = TcpConnectionEnd.ClientNotAllowed;
+                }
+            }
+
+            if (!_clusters.TryGetCluster(route.Config.ClusterId, out ClusterState? cluster))
+            {
+                TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+                return end = TcpConnectionEnd.NoCluster;
+            }
+
+            // 2. The SNI peek: the authority TLV from the client's TLS ClientHello, waited for up to ConnectTimeout.
+            ClusterProxyProtocol protocol = TcpConnectionSteps.ProtocolOf(cluster);
+            int skip = hasUpstream ? upstream.Length : 0;
+            string? serverName = null;
+            if (TcpConnectionSteps.WaitsForServerName(protocol, hasUpstream, upstream))
+            {
+                long deadline = Deadline(route.Config.ConnectTimeout);
+                while (TlsClientHello.TryReadServerName(io.Received.Slice(skip), out serverName) == ClientHelloStatus.NeedMoreData
+                    && !clientEnded && io.Received.Length < MaxInspectBytes)
                 {
                     ReceiveStatus status = await io.ReceiveAsync(deadline).ConfigureAwait(false);
                     if (status == ReceiveStatus.Killed)
                     {
-                        return TcpConnectionEnd.Killed;
+                        return end = TcpConnectionEnd.Killed;
                     }
 
-                    if (status == ReceiveStatus.TimedOut)
+                    if (status == ReceiveStatus.Reset)
                     {
-                        TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
-                        return TcpConnectionEnd.HeaderTimeout;
+                        // Nobody to relay for: no backend is dialled.
+                        return end = TcpConnectionEnd.ClientAborted;
                     }
 
-                    clientEnded = status is ReceiveStatus.Ended or ReceiveStatus.Reset;
-                    ProxyReceiveStatus evaluated = receiver.Evaluate(io.Received, clientEnded || status == ReceiveStatus.Full, out ProxyHeader received, out ProxyParseError error);
-                    if (evaluated == ProxyReceiveStatus.Accepted)
+                    if (status is ReceiveStatus.TimedOut or ReceiveStatus.Full)
                     {
-                        upstream = received;
-                        hasUpstream = true;
+                        serverName = null;
                         break;
                     }
 
-                    if (evaluated == ProxyReceiveStatus.NoHeader)
+                    clientEnded = status == ReceiveStatus.Ended;
+                    if (hasUpstream)
                     {
-                        break;
-                    }
-
-                    if (evaluated == ProxyReceiveStatus.Rejected)
-                    {
-                        TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(error));
-                        return TcpConnectionEnd.HeaderRejected;
+                        // The buffer may have moved: decode the upstream header from the current one.
+                        route.Receiver!.Evaluate(io.Received, false, out upstream, out _);
                     }
                 }
-
-                if (hasUpstream && upstream.HasIPEndPoints)
-                {
-                    client = upstream.GetSourceEndPoint();
-                    dialled = upstream.GetDestinationEndPoint();
-                    record.Client = client;
-                    record.UpstreamProxy = peer;
-                }
             }
-            else if (receiver.UntrustedPeers != UntrustedPeerBehavior.Passthrough)
+
+            // 3. The destination, with failover.
+            record.Phase = TcpConnectionPhase.Connect;
+            record.WaitMs = 0;
+            long connectStarted = _time.GetTimestamp();
+            (DestinationState? destination, TcpConnectionEnd failure) = await ConnectAsync(io, route, cluster, record).ConfigureAwait(false);
+            if (destination is null)
             {
-                TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.UntrustedPeer);
-                return TcpConnectionEnd.UntrustedPeer;
+                if (failure != TcpConnectionEnd.Killed)
+                {
+                    TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+                }
+
+                return end = failure;
             }
 
-            if (!route.IsAllowed(client))
+            record.ConnectMs = (long)_time.GetElapsedTime(connectStarted).TotalMilliseconds;
+
+            // 4. The PROXY header, then the relay.
+            byte[]? header = null;
+            int headerLength = 0;
+            if (protocol.Version is { } version)
             {
-                TcpProxyLog.ClientNotAllowed(_logger, client, route.RouteId);
-                return TcpConnectionEnd.ClientNotAllowed;
+                dialled ??= io.LocalEndPoint;
+                // An id only for a cluster that sends it.
+                string uniqueId = ProxyHeaderBuilder.WritesUniqueId(protocol) ? io.ConnectionId : string.Empty;
+                headerLength = ProxyHeaderBuilder.Build(protocol, client, dialled, upstream, hasUpstream, serverName, uniqueId, out header);
+                record.ProxyVersion = version == ProxyProtocolVersion.V1 ? "v1" : "v2";
             }
-        }
 
-        if (!_clusters.TryGetCluster(route.Config.ClusterId, out ClusterState? cluster))
-        {
-            TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
-            return TcpConnectionEnd.NoCluster;
-        }
-
-        // 2. The SNI peek: the authority TLV from the client's TLS ClientHello, waited for up to ConnectTimeout.
-        ClusterProxyProtocol protocol = TcpConnectionSteps.ProtocolOf(cluster);
-        int skip = hasUpstream ? upstream.Length : 0;
-        string? serverName = null;
-        if (TcpConnectionSteps.WaitsForServerName(protocol, hasUpstream, upstream))
-        {
-            long deadline = Deadline(route.Config.ConnectTimeout);
-            while (TlsClientHello.TryReadServerName(io.Received.Slice(skip), out serverName) == ClientHelloStatus.NeedMoreData
-                && !clientEnded && io.Received.Length < MaxInspectBytes)
+            var relaying = new RelayingConnection(this, io, route, record, client, destination, _counts.Cluster(cluster.ClusterId), header);
+            record.Phase = TcpConnectionPhase.Data;
+            try
             {
-                ReceiveStatus status = await io.ReceiveAsync(deadline).ConfigureAwait(false);
-                if (status == ReceiveStatus.Killed)
-                {
-                    return TcpConnectionEnd.Killed;
-                }
-
-                if (status == ReceiveStatus.Reset)
-                {
-                    // Nobody to relay for: no backend is dialled.
-                    return TcpConnectionEnd.ClientAborted;
-                }
-
-                if (status is ReceiveStatus.TimedOut or ReceiveStatus.Full)
-                {
-                    serverName = null;
-                    break;
-                }
-
-                clientEnded = status == ReceiveStatus.Ended;
-                if (hasUpstream)
-                {
-                    // The buffer may have moved: decode the upstream header from the current one.
-                    route.Receiver!.Evaluate(io.Received, false, out upstream, out _);
-                }
+                io.StartRelay(header.AsMemory(0, headerLength), skip, route.Config.ClientIdleTimeout, route.Config.ServerIdleTimeout, relaying);
             }
-        }
-
-        // 3. The destination, with failover.
-        record.Phase = TcpConnectionPhase.Connect;
-        record.WaitMs = 0;
-        long connectStarted = _time.GetTimestamp();
-        (DestinationState? destination, TcpConnectionEnd failure) = await ConnectAsync(io, route, cluster, record).ConfigureAwait(false);
-        if (destination is null)
-        {
-            if (failure != TcpConnectionEnd.Killed)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+                // A transport's bug: end the connection (once: a relay that already ended is not ended again).
+                TcpProxyLog.ConnectionFailed(_logger, route.RouteId, client, e);
+                relaying.RelayEnded(new RelayResult(RelayEnd.ClientAborted, 0, 0));
             }
 
-            return failure;
-        }
-
-        record.ConnectMs = (long)_time.GetElapsedTime(connectStarted).TotalMilliseconds;
-
-        // 4. The PROXY header, then the relay.
-        byte[]? header = null;
-        int headerLength = 0;
-        if (protocol.Version is { } version)
-        {
-            dialled ??= io.LocalEndPoint;
-            // An id only for a cluster that sends it.
-            string uniqueId = ProxyHeaderBuilder.WritesUniqueId(protocol) ? io.ConnectionId : string.Empty;
-            headerLength = ProxyHeaderBuilder.Build(protocol, client, dialled, upstream, hasUpstream, serverName, uniqueId, out header);
-            record.ProxyVersion = version == ProxyProtocolVersion.V1 ? "v1" : "v2";
-        }
-
-        var relaying = new RelayingConnection(this, io, route, record, client, destination, _counts.Cluster(cluster.ClusterId), header);
-        record.Phase = TcpConnectionPhase.Data;
-        try
-        {
-            io.StartRelay(header.AsMemory(0, headerLength), skip, route.Config.ClientIdleTimeout, route.Config.ServerIdleTimeout, relaying);
+            return end = null;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // A transport's bug: end the connection (once: a relay that already ended is not ended again).
-            TcpProxyLog.ConnectionFailed(_logger, route.RouteId, client, e);
-            relaying.RelayEnded(new RelayResult(RelayEnd.ClientAborted, 0, 0));
+            // A bug must end this connection only.
+            TcpProxyLog.ConnectionFailed(_logger, route.RouteId, record.Client, e);
+            return end = record.Phase == TcpConnectionPhase.Data ? null : TcpConnectionEnd.ClientAborted;
         }
-
-        return null;
+        finally
+        {
+            if (end is { } ended)
+            {
+                record.End = ended;
+                Finish(io, route, record);
+            }
+        }
     }
 
     /// <summary>

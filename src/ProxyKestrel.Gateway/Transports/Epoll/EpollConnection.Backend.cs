@@ -15,7 +15,7 @@ internal sealed partial class EpollConnection
             return new ValueTask<ConnectResult>(ConnectResult.Killed);
         }
 
-        ValueTask<ConnectResult> pending = (_connect ??= new()).Start();
+        ValueTask<ConnectResult> pending = (_connect ??= _loop.ConnectOperations.Rent()).Start();
         _state = State.Resolving;
         _deadline = deadline;
         _ = ResolveOnThreadPoolAsync(host, ++_attempt);
@@ -59,7 +59,7 @@ internal sealed partial class EpollConnection
         // Completed by the socket's first event (writable, or an error).
         _state = State.Connecting;
         _deadline = deadline;
-        return (_connect ??= new()).Start();
+        return (_connect ??= _loop.ConnectOperations.Rent()).Start();
     }
 
     /// <summary>A DNS destination: resolved on the thread pool, the result handed back to the loop.</summary>

@@ -20,7 +20,7 @@ internal sealed partial class EpollConnection
         }
 
         // The first bytes usually arrive with the connection: read at once rather than after an event.
-        ValueTask<ReceiveStatus> pending = (_receive ??= new()).Start();
+        ValueTask<ReceiveStatus> pending = (_receive ??= _loop.ReceiveOperations.Rent()).Start();
         _state = State.Receiving;
         _deadline = deadline;
         Receive();

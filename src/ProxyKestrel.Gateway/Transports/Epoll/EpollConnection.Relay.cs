@@ -53,8 +53,7 @@ internal sealed partial class EpollConnection
         _serverTimeoutTicks = Ticks(serverTimeout);
         _clientActivity = _serverActivity = _loop.Now;
         // The operations before the relay are done: an idle relaying connection keeps no more than it needs.
-        _receive = null;
-        _connect = null;
+        ReturnOperations();
         _relayEnded = ended;
         _state = State.Relaying;
         Pump();

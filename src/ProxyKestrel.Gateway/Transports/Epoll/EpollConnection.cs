@@ -107,7 +107,7 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
     public static void Start(EpollLoop loop, EpollRouteListener listener, int fd, EndPoint? peer)
     {
         var connection = new EpollConnection(loop, listener, fd, peer);
-        _ = loop.Transport.Lifecycle.RunAsync(connection, listener.Route);
+        loop.Transport.Lifecycle.Run(connection, listener.Route);
     }
 
     /// <summary>Kills the connection now (drain timeout, a failed handler): its pending operation ends "killed".</summary>
@@ -260,11 +260,28 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
 
         _backend = -1;
         ReleasePre();
+        ReturnOperations();
         Release(ref _up, _loop);
         Release(ref _down, _loop);
     }
 
     public void Ended() => Listener.ConnectionClosed();
+
+    /// <summary>Gives the operations back to the loop (their results were read: the lifecycle waits on none).</summary>
+    private void ReturnOperations()
+    {
+        if (_receive is { } receive)
+        {
+            _receive = null;
+            _loop.ReceiveOperations.Return(receive);
+        }
+
+        if (_connect is { } connect)
+        {
+            _connect = null;
+            _loop.ConnectOperations.Return(connect);
+        }
+    }
 
     private void ReleasePre()
     {

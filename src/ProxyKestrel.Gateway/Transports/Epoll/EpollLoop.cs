@@ -111,6 +111,12 @@ internal sealed unsafe class EpollLoop : IDisposable
 
     public EpollRouteTransport Transport { get; }
 
+    /// <summary>The reusable receive operations of this loop's connections.</summary>
+    public LoopOperationPool<Lifecycle.ReceiveStatus> ReceiveOperations { get; } = new();
+
+    /// <summary>The reusable lookup and connect operations of this loop's connections.</summary>
+    public LoopOperationPool<Lifecycle.ConnectResult> ConnectOperations { get; } = new();
+
     public int Index { get; }
 
     /// <summary><paramref name="span"/> in timestamp units of the transport's clock (as <see cref="Now"/>).</summary>

@@ -32,6 +32,9 @@ internal sealed class LoopOperation<T> : IValueTaskSource<T>
         _core.SetResult(result);
     }
 
+    /// <summary>Forgets the completed operation (its continuation and result), so a pooled one holds nothing alive.</summary>
+    public void Clear() => _core.Reset();
+
     public T GetResult(short token) => _core.GetResult(token);
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);

@@ -98,8 +98,7 @@ internal sealed class SocketsRouteListener : ITcpRouteListener
         try
         {
             var io = new SocketsConnectionIo(connection, _lifecycle.TimeProvider, _abort.Token);
-            await _lifecycle.RunAsync(io, route).ConfigureAwait(false);
-            // A relaying connection outlives the lifecycle's task: its end is told by the relay.
+            _lifecycle.Run(io, route);
             await io.WhenEnded.ConfigureAwait(false);
         }
         finally
