@@ -44,22 +44,22 @@ internal sealed partial class TcpConnectionLifecycle
                 continue;
             }
 
-            long deadline = Deadline(route.Config.ConnectTimeout);
+            long deadline = Deadline(record, route.Config.ConnectTimeout);
             ConnectResult result;
             if (endPoint is IPEndPoint ip)
             {
-                result = await io.ConnectAsync(ip, deadline).ConfigureAwait(false);
+                result = Stepped(record, await io.ConnectAsync(ip, deadline).ConfigureAwait(false));
             }
             else
             {
                 var named = (DnsEndPoint)endPoint;
-                result = await io.ResolveAsync(named.Host, deadline).ConfigureAwait(false);
+                result = Stepped(record, await io.ResolveAsync(named.Host, deadline).ConfigureAwait(false));
                 if (result.Status == ConnectStatus.Connected)
                 {
                     IPAddress[] addresses = result.Addresses!;
                     foreach (IPAddress address in addresses)
                     {
-                        result = await io.ConnectAsync(new IPEndPoint(address, named.Port), deadline).ConfigureAwait(false);
+                        result = Stepped(record, await io.ConnectAsync(new IPEndPoint(address, named.Port), deadline).ConfigureAwait(false));
                         if (result.Status != ConnectStatus.Failed)
                         {
                             break;

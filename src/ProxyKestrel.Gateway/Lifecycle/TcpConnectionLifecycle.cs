@@ -149,10 +149,10 @@ internal sealed partial class TcpConnectionLifecycle
             {
                 if (receiver.IsTrusted(peer))
                 {
-                    long deadline = Deadline(receiver.HeaderTimeout);
+                    long deadline = Deadline(record, receiver.HeaderTimeout);
                     while (true)
                     {
-                        ReceiveStatus status = await io.ReceiveAsync(deadline).ConfigureAwait(false);
+                        ReceiveStatus status = Stepped(record, await io.ReceiveAsync(deadline).ConfigureAwait(false));
                         if (status == ReceiveStatus.Killed)
                         {
                             return end = TcpConnectionEnd.Killed;
@@ -218,11 +218,11 @@ internal sealed partial class TcpConnectionLifecycle
             string? serverName = null;
             if (TcpConnectionSteps.WaitsForServerName(protocol, hasUpstream, upstream))
             {
-                long deadline = Deadline(route.Config.ConnectTimeout);
+                long deadline = Deadline(record, route.Config.ConnectTimeout);
                 while (TlsClientHello.TryReadServerName(io.Received.Slice(skip), out serverName) == ClientHelloStatus.NeedMoreData
                     && !clientEnded && io.Received.Length < MaxInspectBytes)
                 {
-                    ReceiveStatus status = await io.ReceiveAsync(deadline).ConfigureAwait(false);
+                    ReceiveStatus status = Stepped(record, await io.ReceiveAsync(deadline).ConfigureAwait(false));
                     if (status == ReceiveStatus.Killed)
                     {
                         return end = TcpConnectionEnd.Killed;
@@ -345,11 +345,22 @@ internal sealed partial class TcpConnectionLifecycle
         }
     }
 
-    /// <summary>A deadline <paramref name="timeout"/> from now, in timestamps of the gateway's clock.</summary>
-    private long Deadline(TimeSpan timeout)
+    /// <summary>
+    /// A deadline <paramref name="timeout"/> after the current step started, in timestamps of the gateway's clock. A
+    /// step starts when the previous one's wait ended (the first one at the accept, before the connection was counted
+    /// open), so a deadline does not depend on how long the loop took to get to it.
+    /// </summary>
+    private long Deadline(TcpConnectionRecord record, TimeSpan timeout)
     {
         double ticks = Math.Max(0, timeout.TotalSeconds) * _time.TimestampFrequency;
-        long now = _time.GetTimestamp();
-        return ticks >= long.MaxValue - now ? long.MaxValue : now + (long)ticks;
+        long from = record.StepStartedAt;
+        return ticks >= long.MaxValue - from ? long.MaxValue : from + (long)ticks;
+    }
+
+    /// <summary>A wait ended: the next step starts now.</summary>
+    private T Stepped<T>(TcpConnectionRecord record, T result)
+    {
+        record.StepStartedAt = _time.GetTimestamp();
+        return result;
     }
 }

@@ -50,6 +50,7 @@ internal sealed class TcpConnectionRecord : IReadOnlyList<KeyValuePair<string, o
         Client = client;
         AcceptDate = acceptDate;
         AcceptedAt = acceptedAt;
+        StepStartedAt = acceptedAt;
     }
 
     public string RouteId { get; }
@@ -69,6 +70,9 @@ internal sealed class TcpConnectionRecord : IReadOnlyList<KeyValuePair<string, o
 
     /// <summary>The destination relayed to, or the last one tried; <see cref="NoServer"/> before any.</summary>
     public string Destination { get; set; } = NoServer;
+
+    /// <summary>When the lifecycle's current step started (the base of its deadline): the accept, then each wait's end.</summary>
+    public long StepStartedAt { get; set; }
 
     /// <summary>HAProxy's <c>Tw</c>: time queued before connecting (the gateway has no queue: 0), -1 if never reached.</summary>
     public long WaitMs { get; set; } = -1;

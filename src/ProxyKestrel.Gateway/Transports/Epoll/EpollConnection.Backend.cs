@@ -65,23 +65,8 @@ internal sealed partial class EpollConnection
     /// <summary>A DNS destination: resolved on the thread pool, the result handed back to the loop.</summary>
     private async Task ResolveOnThreadPoolAsync(string host, int attempt)
     {
-        ConnectResult result;
-        try
-        {
-            IPAddress[] addresses = await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
-            result = addresses.Length > 0
-                ? new ConnectResult(ConnectStatus.Connected, Addresses: addresses)
-                : ConnectResult.Failed(nameof(SocketError.HostNotFound), $"'{host}' has no address");
-        }
-        catch (SocketException e)
-        {
-            result = ConnectResult.Failed(nameof(SocketError.HostNotFound), e.Message);
-        }
-        catch (ArgumentException e)
-        {
-            // Not a name DNS can look up (e.g. longer than 255 characters).
-            result = ConnectResult.Failed("bad_address", e.Message);
-        }
+        // The deadline is the loop's (on its tick): the lookup itself is not cancelled, a late answer is dropped.
+        ConnectResult result = await DnsLookup.ResolveAsync(host, CancellationToken.None).ConfigureAwait(false);
 
         _loop.Post(() =>
         {

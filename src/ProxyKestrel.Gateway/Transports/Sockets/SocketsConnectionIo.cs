@@ -82,23 +82,11 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort);
         try
         {
-            IPAddress[] addresses = await Dns.GetHostAddressesAsync(host, linked.Token).ConfigureAwait(false);
-            return addresses.Length > 0
-                ? new ConnectResult(ConnectStatus.Connected, Addresses: addresses)
-                : ConnectResult.Failed(nameof(SocketError.HostNotFound), $"'{host}' has no address");
+            return await DnsLookup.ResolveAsync(host, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             return _abort.IsCancellationRequested ? ConnectResult.Killed : ConnectResult.TimedOut;
-        }
-        catch (SocketException e)
-        {
-            return ConnectResult.Failed(nameof(SocketError.HostNotFound), e.Message);
-        }
-        catch (ArgumentException e)
-        {
-            // Not a name DNS can look up (e.g. longer than 255 characters).
-            return ConnectResult.Failed("bad_address", e.Message);
         }
     }
 
