@@ -287,6 +287,82 @@ public class AccessLogTests
         Assert.Equal("192.0.2.10", state["client.address"]);
     }
 
+    [Fact]
+    public async Task AccessLog_NoUpstreamHeaderWithinHeaderTimeout_cR()
+    {
+        var time = new FakeTimeProvider();
+        var logs = new ListLoggerProvider();
+        await using var backend = new ProxyBackend();
+        string json = Config(backend.Address, ", \"AcceptProxyProtocol\": { \"TrustedNetworks\": [ \"127.0.0.0/8\" ], \"HeaderTimeout\": \"00:00:03\" }");
+        await using GatewayHost gateway = await GatewayHost.StartAsync(json, services => services.AddSingleton<TimeProvider>(time), logs);
+        using var measurements = GatewayMeasurements.Start(gateway);
+        using Socket client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.14");
+        await Net.WaitUntilAsync(() => measurements.Active("r1") == 1, "the connection counted open");
+        time.Advance(TimeSpan.FromSeconds(3));
+
+        (Match line, IReadOnlyDictionary<string, object?> state) = await EntryAsync(logs);
+        Assert.Equal("cR", line.Groups["termination_state"].Value);
+        Assert.Equal(("-1", "-1", "<NOSRV>"), (line.Groups["tw"].Value, line.Groups["tc"].Value, line.Groups["server"].Value));
+        Assert.Equal("header_timeout", state["proxykestrel.result"]);
+        Assert.Empty(backend.Connections);
+    }
+
+    [Fact]
+    public async Task AccessLog_ClientResetsDuringTheSniPeek_CR()
+    {
+        var logs = new ListLoggerProvider();
+        await using var backend = new ProxyBackend();
+        string json = $$"""
+            {
+              "ReverseProxy": { "Clusters": { "c1": {
+                "Metadata": { "ProxyProtocol": "v2", "ProxyProtocol.Tlvs": "authority" },
+                "Destinations": { "d1": { "Address": "{{backend.Address}}" } } } } },
+              "TcpProxy": { "Routes": { "r1": { "Listen": "127.0.0.1:0", "ClusterId": "c1" } } }
+            }
+            """;
+        await using GatewayHost gateway = await GatewayHost.StartAsync(json, logger: logs);
+        using var measurements = GatewayMeasurements.Start(gateway);
+        using (Socket client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.15"))
+        {
+            await Net.WaitUntilAsync(() => measurements.Active("r1") == 1, "the connection counted open");
+            // A TLS handshake record announcing 512 bytes, of which 4 arrive; then a reset.
+            await Net.SendAllAsync(client, new byte[] { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC });
+            client.LingerState = new LingerOption(true, 0);
+        }
+
+        (Match line, IReadOnlyDictionary<string, object?> state) = await EntryAsync(logs);
+        Assert.Equal("CR", line.Groups["termination_state"].Value);
+        Assert.Equal("reset", state["proxykestrel.result"]);
+        Assert.Empty(backend.Connections);
+    }
+
+    [Theory]
+    [InlineData("header", "KR")]
+    [InlineData("connect", "KC")]
+    public async Task AccessLog_KilledAtTheEndOfTheDrainBeforeTheRelay_KROrKC(string step, string expected)
+    {
+        var time = new FakeTimeProvider();
+        var logs = new ListLoggerProvider();
+        using var silent = SilentDestination.Create();
+        string route = step == "header"
+            ? ", \"AcceptProxyProtocol\": { \"TrustedNetworks\": [ \"127.0.0.0/8\" ], \"HeaderTimeout\": \"00:05:00\" }"
+            : ", \"ConnectTimeout\": \"00:10:00\"";
+        await using GatewayHost gateway = await GatewayHost.StartAsync(
+            Config($"tcp://{silent.EndPoint}", route, gateway: "\"DrainTimeout\": \"00:00:01\", "), services => services.AddSingleton<TimeProvider>(time), logs);
+        using var measurements = GatewayMeasurements.Start(gateway);
+        using Socket client = await Net.ConnectAsync(gateway.EndPointOf("r1"), "127.0.0.16");
+        await Net.WaitUntilAsync(() => measurements.Active("r1") == 1, "the connection counted open");
+
+        Task stop = gateway.StopAsync();
+        await Net.WaitUntilAsync(() => logs.Entries.Any(e => e.EventId.Name == "Draining"), "the drain started");
+        time.Advance(TimeSpan.FromSeconds(1));
+        await stop.WaitAsync(Net.Timeout);
+
+        (Match line, IReadOnlyDictionary<string, object?> state) = await EntryAsync(logs);
+        Assert.Equal(expected, line.Groups["termination_state"].Value);
+        Assert.Equal("aborted", state["proxykestrel.result"]);
+    }
+
     /// <summary>Waits for the one access-log entry, checks its line parses as tcplog and is the record's own.</summary>
     private static async Task<(Match Line, IReadOnlyDictionary<string, object?> State)> EntryAsync(ListLoggerProvider logs)
     {
