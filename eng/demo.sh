@@ -144,34 +144,7 @@ wait_until() {
 chmod 0755 "$work"                      # the Postfix daemons (user postfix) traverse it
 mkdir -p "$work/etc" "$work/queue" "$work/data"
 "${SUDO[@]}" chown postfix "$work/data"
-cat >"$work/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $work/queue
-data_directory = $work/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = localhost
-mydomain = localhost
-myorigin = localhost
-mydestination = localhost
-mynetworks = 127.0.0.0/8
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-maillog_file = /dev/stdout
-alias_maps =
-alias_database =
-local_recipient_maps =
-local_transport = discard
-default_transport = discard
-relay_transport = discard
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-postscreen_upstream_proxy_protocol = haproxy
-postscreen_greet_wait = 1s
-postscreen_greet_action = ignore
-postscreen_dnsbl_action = ignore
-smtpd_banner = \$myhostname ESMTP
-biff = no
-EOF
+{ echo "queue_directory = $work/queue"; echo "data_directory = $work/data"; grep -v '^#' eng/postfix/main-settings.cf; } >"$work/etc/main.cf"
 { echo "127.0.0.1:$POSTFIX_PORT inet n - n - 1 postscreen"; grep -v '^#' eng/postfix/master-services.cf; } >"$work/etc/master.cf"
 "${SUDO[@]}" postfix -c "$work/etc" check || fail "postfix check refused the demo's configuration in $work/etc."
 

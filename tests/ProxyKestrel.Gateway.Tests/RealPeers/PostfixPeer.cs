@@ -69,33 +69,11 @@ internal sealed class PostfixPeer : IAsyncDisposable
         int postscreen = FreePort.Next();
         int proxySmtpd = FreePort.Next();
         int plainSmtpd = FreePort.Next();
+        string settings = string.Join('\n', File.ReadAllLines(Path.Combine(RepoPaths.Root, "eng", "postfix", "main-settings.cf")).Where(l => !l.StartsWith('#')));
         string main = $"""
-            compatibility_level = 3.6
             queue_directory = {queue}
             data_directory = {data}
-            mail_owner = postfix
-            setgid_group = postdrop
-            myhostname = localhost
-            mydomain = localhost
-            myorigin = localhost
-            mydestination = localhost
-            mynetworks = 127.0.0.0/8
-            inet_interfaces = loopback-only
-            inet_protocols = ipv4
-            maillog_file = /dev/stdout
-            alias_maps =
-            alias_database =
-            local_recipient_maps =
-            local_transport = discard
-            default_transport = discard
-            relay_transport = discard
-            smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-            postscreen_upstream_proxy_protocol = haproxy
-            postscreen_greet_wait = 1s
-            postscreen_greet_action = ignore
-            postscreen_dnsbl_action = ignore
-            smtpd_banner = $myhostname ESMTP
-            biff = no
+            {settings}
 
             """;
         string services = string.Join('\n', File.ReadAllLines(Path.Combine(RepoPaths.Root, "eng", "postfix", "master-services.cf")).Where(l => !l.StartsWith('#')));
