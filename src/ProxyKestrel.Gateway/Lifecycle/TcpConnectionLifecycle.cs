@@ -55,8 +55,6 @@ internal sealed partial class TcpConnectionLifecycle
 
     public ILogger Logger => _logger;
 
-    public TcpProxyMetrics Metrics => _metrics;
-
     /// <summary>
     /// Runs the connection: admission here, at once; then the steps up to the relay, whose end finishes the connection
     /// (<see cref="RelayingConnection"/>), or to an earlier end. Nothing waits for it: the transport learns the end from

@@ -24,21 +24,16 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
     private readonly Lock _lock = new();
     private EpollLoop[]? _loops;
 
-    public EpollRouteTransport(TcpConnectionLifecycle lifecycle)
-    {
-        Lifecycle = lifecycle;
-        TimeProvider = lifecycle.TimeProvider;
-        Logger = lifecycle.Logger;
-    }
+    public EpollRouteTransport(TcpConnectionLifecycle lifecycle) => Lifecycle = lifecycle;
 
     public string Name => "Epoll";
 
     /// <summary>What runs each accepted connection, on its loop's thread.</summary>
     public TcpConnectionLifecycle Lifecycle { get; }
 
-    public TimeProvider TimeProvider { get; }
+    public TimeProvider TimeProvider => Lifecycle.TimeProvider;
 
-    public ILogger Logger { get; }
+    public ILogger Logger => Lifecycle.Logger;
 
     public async ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRoute route, CancellationToken cancellationToken)
     {
