@@ -1,90 +1,62 @@
 using System.Net;
-using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy.Model;
 
 namespace ProxyKestrel.Gateway.Lifecycle;
 
-/// <summary>The destination step of <see cref="TcpConnectionLifecycle"/>: destinations in the policy's order until one connects.</summary>
+/// <summary>
+/// The destination step of <see cref="TcpConnectionLifecycle"/>: destinations in the order the cluster's
+/// load-balancing policy picks them, each within <c>ConnectTimeout</c> (a DNS name's addresses in turn within the same
+/// time), until one connects. The waits are in <see cref="TcpConnectionLifecycle"/>'s one state machine (a state
+/// machine of its own per connection was garbage that stayed resident); these are the decisions around them.
+/// </summary>
 internal sealed partial class TcpConnectionLifecycle
 {
     /// <summary>
-    /// Tries the cluster's destinations in the order its load-balancing policy picks them, each within
-    /// <c>ConnectTimeout</c> (a DNS name's addresses in turn within the same time); a failure is logged, counted and
-    /// marks the destination unhealthy (passive health).
+    /// The next destination to try and its address, or null when none is left. A destination whose address does not
+    /// parse is reported (passive health) and skipped.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(DestinationState? Destination, TcpConnectionEnd Failure)> ConnectAsync(
-        ITcpConnectionIo io, TcpRoute route, ClusterState cluster, TcpConnectionRecord record)
+    private DestinationState? NextDestination(
+        TcpRoute route, ClusterState cluster, List<DestinationState> candidates, ref HttpContext? policyContext, TcpConnectionRecord record, out EndPoint? endPoint)
     {
-        List<DestinationState> candidates = DestinationConnector.Candidates(cluster);
-        HttpContext? policyContext = null;
-        TcpConnectionEnd failure = TcpConnectionEnd.ConnectFailed;
-        bool first = true;
         while (_connector.PickNext(cluster, candidates, ref policyContext) is { } destination)
         {
-            if (!first)
+            // The server of the last attempt, as HAProxy logs it with SC or sC; every attempt after the first is a retry.
+            if (!ReferenceEquals(record.Destination, TcpConnectionRecord.NoServer))
             {
                 record.Retries++;
             }
 
-            first = false;
-            // The server of the last attempt, as HAProxy logs it with SC or sC.
             record.Destination = destination.DestinationId;
-            EndPoint endPoint;
             try
             {
                 endPoint = DestinationConnector.EndPointOf(destination);
+                return destination;
             }
             catch (FormatException e)
             {
                 _connector.ReportFailure(route.RouteId, cluster, destination, "bad_address", e.Message);
-                failure = TcpConnectionEnd.ConnectFailed;
-                continue;
-            }
-
-            long deadline = Deadline(record, route.Config.ConnectTimeout);
-            ConnectResult result;
-            if (endPoint is IPEndPoint ip)
-            {
-                result = Stepped(record, await io.ConnectAsync(ip, deadline).ConfigureAwait(false));
-            }
-            else
-            {
-                var named = (DnsEndPoint)endPoint;
-                result = Stepped(record, await io.ResolveAsync(named.Host, deadline).ConfigureAwait(false));
-                if (result.Status == ConnectStatus.Connected)
-                {
-                    IPAddress[] addresses = result.Addresses!;
-                    foreach (IPAddress address in addresses)
-                    {
-                        result = Stepped(record, await io.ConnectAsync(new IPEndPoint(address, named.Port), deadline).ConfigureAwait(false));
-                        if (result.Status != ConnectStatus.Failed)
-                        {
-                            break;
-                        }
-                    }
-                }
-            }
-
-            switch (result.Status)
-            {
-                case ConnectStatus.Connected:
-                    return (destination, TcpConnectionEnd.Completed);
-                case ConnectStatus.Killed:
-                    return (null, TcpConnectionEnd.Killed);
-                case ConnectStatus.TimedOut:
-                    _connector.ReportFailure(route.RouteId, cluster, destination, "timeout", $"no connection within {route.Config.ConnectTimeout:c}");
-                    failure = TcpConnectionEnd.ConnectTimeout;
-                    break;
-                default:
-                    _connector.ReportFailure(route.RouteId, cluster, destination, result.ErrorType ?? "error", result.Reason ?? "failed");
-                    failure = TcpConnectionEnd.ConnectFailed;
-                    break;
             }
         }
 
-        return (null, failure);
+        endPoint = null;
+        return null;
+    }
+
+    /// <summary>
+    /// An attempt did not connect: a failure is logged, counted and marks the destination unhealthy (passive health);
+    /// the end the connection has if no other destination connects.
+    /// </summary>
+    private TcpConnectionEnd AttemptFailed(TcpRoute route, ClusterState cluster, DestinationState destination, in ConnectResult result)
+    {
+        if (result.Status == ConnectStatus.TimedOut)
+        {
+            _connector.ReportFailure(route.RouteId, cluster, destination, "timeout", $"no connection within {route.Config.ConnectTimeout:c}");
+            return TcpConnectionEnd.ConnectTimeout;
+        }
+
+        _connector.ReportFailure(route.RouteId, cluster, destination, result.ErrorType ?? "error", result.Reason ?? "failed");
+        return TcpConnectionEnd.ConnectFailed;
     }
 }

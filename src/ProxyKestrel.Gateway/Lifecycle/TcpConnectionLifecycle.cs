@@ -17,8 +17,8 @@ namespace ProxyKestrel.Gateway.Lifecycle;
 /// (before any client byte, so server-speaks-first protocols such as SMTP work), the relay, and the end: one typed
 /// <see cref="TcpConnectionEnd"/> that the metrics, the logs and the access log all report. The transport behind
 /// <see cref="ITcpConnectionIo"/> only moves bytes. On the epoll transport this method runs on the connection's loop
-/// thread from accept to close: every operation completes there. The destination step with its failover is in
-/// TcpConnectionLifecycle.Failover.cs.
+/// thread from accept to close: every operation completes there. The destination step's decisions (which
+/// destination next, what a failed attempt means) are in TcpConnectionLifecycle.Failover.cs.
 /// </summary>
 internal sealed partial class TcpConnectionLifecycle
 {
@@ -81,7 +81,7 @@ internal sealed partial class TcpConnectionLifecycle
 
         _counts.Opened();
         _metrics.Opened(route.RouteId);
-        // Not awaited (its end is the io's Ended): one state machine per connection, no task besides.
+        // Not awaited (its end is the io's Ended): one pooled state machine per connection, no task.
         _ = ProxyAsync(io, route, record);
     }
 
@@ -125,10 +125,10 @@ internal sealed partial class TcpConnectionLifecycle
 
     /// <summary>
     /// The steps up to the relay, and the end of a connection that ends before it (in <c>finally</c>: every
-    /// <c>return</c> sets <c>end</c>); null once the relay started, whose end finishes the connection. Nobody awaits
-    /// it: the one state machine a connection has.
+    /// <c>return</c> sets <c>end</c>, null once the relay started, whose end finishes the connection). Nobody awaits
+    /// it: the one state machine a connection has, in a pooled box (<see cref="Unawaited"/>).
     /// </summary>
-    private async Task<TcpConnectionEnd?> ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
+    private async Unawaited ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
     {
         // What a failure ends the connection with (none once the relay started: it ends there).
         TcpConnectionEnd? end = TcpConnectionEnd.ClientAborted;
@@ -153,13 +153,15 @@ internal sealed partial class TcpConnectionLifecycle
                         ReceiveStatus status = Stepped(record, await io.ReceiveAsync(deadline).ConfigureAwait(false));
                         if (status == ReceiveStatus.Killed)
                         {
-                            return end = TcpConnectionEnd.Killed;
+                            end = TcpConnectionEnd.Killed;
+                            return;
                         }
 
                         if (status == ReceiveStatus.TimedOut)
                         {
                             TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
-                            return end = TcpConnectionEnd.HeaderTimeout;
+                            end = TcpConnectionEnd.HeaderTimeout;
+                            return;
                         }
 
                         clientEnded = status is ReceiveStatus.Ended or ReceiveStatus.Reset;
@@ -179,7 +181,8 @@ internal sealed partial class TcpConnectionLifecycle
                         if (evaluated == ProxyReceiveStatus.Rejected)
                         {
                             TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(error));
-                            return end = TcpConnectionEnd.HeaderRejected;
+                            end = TcpConnectionEnd.HeaderRejected;
+                            return;
                         }
                     }
 
@@ -194,20 +197,23 @@ internal sealed partial class TcpConnectionLifecycle
                 else if (receiver.UntrustedPeers != UntrustedPeerBehavior.Passthrough)
                 {
                     TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.UntrustedPeer);
-                    return end = TcpConnectionEnd.UntrustedPeer;
+                    end = TcpConnectionEnd.UntrustedPeer;
+                    return;
                 }
 
                 if (!route.IsAllowed(client))
                 {
                     TcpProxyLog.ClientNotAllowed(_logger, client, route.RouteId);
-                    return end = TcpConnectionEnd.ClientNotAllowed;
+                    end = TcpConnectionEnd.ClientNotAllowed;
+                    return;
                 }
             }
 
             if (!_clusters.TryGetCluster(route.Config.ClusterId, out ClusterState? cluster))
             {
                 TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
-                return end = TcpConnectionEnd.NoCluster;
+                end = TcpConnectionEnd.NoCluster;
+                return;
             }
 
             // 2. The SNI peek: the authority TLV from the client's TLS ClientHello, waited for up to ConnectTimeout.
@@ -223,13 +229,15 @@ internal sealed partial class TcpConnectionLifecycle
                     ReceiveStatus status = Stepped(record, await io.ReceiveAsync(deadline).ConfigureAwait(false));
                     if (status == ReceiveStatus.Killed)
                     {
-                        return end = TcpConnectionEnd.Killed;
+                        end = TcpConnectionEnd.Killed;
+                        return;
                     }
 
                     if (status == ReceiveStatus.Reset)
                     {
                         // Nobody to relay for: no backend is dialled.
-                        return end = TcpConnectionEnd.ClientAborted;
+                        end = TcpConnectionEnd.ClientAborted;
+                        return;
                     }
 
                     if (status is ReceiveStatus.TimedOut or ReceiveStatus.Full)
@@ -247,19 +255,58 @@ internal sealed partial class TcpConnectionLifecycle
                 }
             }
 
-            // 3. The destination, with failover.
+            // 3. The destination, with failover (the decisions in TcpConnectionLifecycle.Failover.cs).
             record.Phase = TcpConnectionPhase.Connect;
             record.WaitMs = 0;
             long connectStarted = _time.GetTimestamp();
-            (DestinationState? destination, TcpConnectionEnd failure) = await ConnectAsync(io, route, cluster, record).ConfigureAwait(false);
-            if (destination is null)
+            List<DestinationState> candidates = DestinationConnector.Candidates(cluster);
+            HttpContext? policyContext = null;
+            TcpConnectionEnd failure = TcpConnectionEnd.ConnectFailed;
+            DestinationState? destination;
+            while ((destination = NextDestination(route, cluster, candidates, ref policyContext, record, out EndPoint? endPoint)) is not null)
             {
-                if (failure != TcpConnectionEnd.Killed)
+                long deadline = Deadline(record, route.Config.ConnectTimeout);
+                ConnectResult result;
+                if (endPoint is IPEndPoint ip)
                 {
-                    TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+                    result = Stepped(record, await io.ConnectAsync(ip, deadline).ConfigureAwait(false));
+                }
+                else
+                {
+                    var named = (DnsEndPoint)endPoint!;
+                    result = Stepped(record, await io.ResolveAsync(named.Host, deadline).ConfigureAwait(false));
+                    if (result.Status == ConnectStatus.Connected)
+                    {
+                        foreach (IPAddress address in result.Addresses!)
+                        {
+                            result = Stepped(record, await io.ConnectAsync(new IPEndPoint(address, named.Port), deadline).ConfigureAwait(false));
+                            if (result.Status != ConnectStatus.Failed)
+                            {
+                                break;
+                            }
+                        }
+                    }
                 }
 
-                return end = failure;
+                if (result.Status == ConnectStatus.Connected)
+                {
+                    break;
+                }
+
+                if (result.Status == ConnectStatus.Killed)
+                {
+                    end = TcpConnectionEnd.Killed;
+                    return;
+                }
+
+                failure = AttemptFailed(route, cluster, destination, result);
+            }
+
+            if (destination is null)
+            {
+                TcpProxyLog.NoDestination(_logger, route.RouteId, route.Config.ClusterId, client);
+                end = failure;
+                return;
             }
 
             record.ConnectMs = (long)_time.GetElapsedTime(connectStarted).TotalMilliseconds;
@@ -289,13 +336,13 @@ internal sealed partial class TcpConnectionLifecycle
                 relaying.RelayEnded(new RelayResult(RelayEnd.ClientAborted, 0, 0));
             }
 
-            return end = null;
+            end = null;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A bug must end this connection only.
             TcpProxyLog.ConnectionFailed(_logger, route.RouteId, record.Client, e);
-            return end = record.Phase == TcpConnectionPhase.Data ? null : TcpConnectionEnd.ClientAborted;
+            end = record.Phase == TcpConnectionPhase.Data ? null : TcpConnectionEnd.ClientAborted;
         }
         finally
         {

@@ -48,8 +48,10 @@ internal sealed class DestinationConnector
     {
         IReadOnlyList<DestinationState> available = cluster.DestinationsState.AvailableDestinations;
         var candidates = new List<DestinationState>(available.Count);
-        foreach (DestinationState destination in available)
+        // By index: a foreach over the interface allocates an enumerator per connection.
+        for (int i = 0; i < available.Count; i++)
         {
+            DestinationState destination = available[i];
             if (destination.Health.Active != DestinationHealth.Unhealthy && destination.Health.Passive != DestinationHealth.Unhealthy)
             {
                 candidates.Add(destination);
