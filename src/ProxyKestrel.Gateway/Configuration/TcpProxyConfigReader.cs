@@ -19,6 +19,18 @@ internal static class TcpProxyConfigReader
         nameof(TcpRouteConfig.AllowedClients),
         nameof(TcpRouteConfig.MaxConnections),
         nameof(TcpRouteConfig.AcceptProxyProtocol),
+        nameof(TcpRouteConfig.Match),
+        nameof(TcpRouteConfig.InspectTimeout),
+        nameof(TcpRouteConfig.MaxInspectBytes),
+    ];
+
+    private static readonly string[] MatchKeys =
+    [
+        nameof(TcpRouteMatch.Sni),
+        nameof(TcpRouteMatch.Alpn),
+        nameof(TcpRouteMatch.Host),
+        nameof(TcpRouteMatch.Protocol),
+        nameof(TcpRouteMatch.SourceNetworks),
     ];
 
     /// <summary>Reads <paramref name="section"/>; problems go to <paramref name="errors"/>, one message each.</summary>
@@ -105,6 +117,23 @@ internal static class TcpProxyConfigReader
                 case nameof(TcpRouteConfig.AcceptProxyProtocol):
                     route = route with { AcceptProxyProtocol = ReadAcceptProxyProtocol(child, errors) };
                     break;
+                case nameof(TcpRouteConfig.Match):
+                    route = route with { Match = ReadMatch(child, errors) };
+                    break;
+                case nameof(TcpRouteConfig.InspectTimeout):
+                    route = route with { InspectTimeout = ReadTimeSpan(child, errors) ?? route.InspectTimeout };
+                    break;
+                case nameof(TcpRouteConfig.MaxInspectBytes):
+                    if (int.TryParse(child.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int bytes))
+                    {
+                        route = route with { MaxInspectBytes = bytes };
+                    }
+                    else
+                    {
+                        errors.Add($"{child.Path}: '{child.Value}' is not a whole number; allowed: 1 to {TcpRouteConfig.MaxMaxInspectBytes}.");
+                    }
+
+                    break;
                 default:
                     errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", RouteKeys)}.");
                     break;
@@ -129,6 +158,52 @@ internal static class TcpProxyConfigReader
         }
 
         return options;
+    }
+
+    private static TcpRouteMatch ReadMatch(IConfigurationSection section, List<string> errors)
+    {
+        var match = new TcpRouteMatch();
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            switch (Match(child.Key, MatchKeys))
+            {
+                case nameof(TcpRouteMatch.Sni):
+                    match = match with { Sni = ReadList(child) };
+                    break;
+                case nameof(TcpRouteMatch.Alpn):
+                    match = match with { Alpn = ReadList(child) };
+                    break;
+                case nameof(TcpRouteMatch.Host):
+                    match = match with { Host = ReadList(child) };
+                    break;
+                case nameof(TcpRouteMatch.SourceNetworks):
+                    match = match with { SourceNetworks = ReadList(child) };
+                    break;
+                case nameof(TcpRouteMatch.Protocol):
+                    List<string> names = ReadList(child);
+                    var protocols = new List<TcpClientProtocol>(names.Count);
+                    for (int i = 0; i < names.Count; i++)
+                    {
+                        if (Match(names[i].Trim(), Enum.GetNames<TcpClientProtocol>()) is { } name)
+                        {
+                            protocols.Add(Enum.Parse<TcpClientProtocol>(name));
+                        }
+                        else
+                        {
+                            string path = child.Value is null ? $"{child.Path}:{i}" : child.Path;
+                            errors.Add($"{path}: '{names[i]}' is not a protocol; allowed: {string.Join(", ", Enum.GetNames<TcpClientProtocol>())}.");
+                        }
+                    }
+
+                    match = match with { Protocol = protocols };
+                    break;
+                default:
+                    errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", MatchKeys)}.");
+                    break;
+            }
+        }
+
+        return match;
     }
 
     private static List<string> ReadList(IConfigurationSection section)

@@ -38,7 +38,7 @@ internal static class TcpProxyConfigValidator
     /// </summary>
     internal static void ValidateRoutes(IReadOnlyList<(TcpRouteConfig Route, string Prefix)> routes, Func<string, bool>? clusterExists, List<string> errors)
     {
-        var endpoints = new Dictionary<IPEndPoint, string>();
+        var endpoints = new Dictionary<IPEndPoint, List<(TcpRouteConfig Route, string At)>>();
         var ids = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach ((TcpRouteConfig? route, string prefix) in routes)
         {
@@ -71,9 +71,18 @@ internal static class TcpProxyConfigValidator
                 {
                     errors.Add($"{at}:Listen:{i}: '{listen[i]}' is not an endpoint; allowed: ADDRESS:PORT such as 0.0.0.0:2525, 127.0.0.1:2525 or [::]:2525.");
                 }
-                else if (endpoint.Port != 0 && !endpoints.TryAdd(endpoint, route.RouteId))
+                else if (endpoint.Port != 0)
                 {
-                    errors.Add($"{at}:Listen:{i}: '{listen[i]}' is also used by route '{endpoints[endpoint]}'; allowed: each endpoint in one route.");
+                    if (!endpoints.TryGetValue(endpoint, out List<(TcpRouteConfig Route, string At)>? sharing))
+                    {
+                        sharing = [];
+                        endpoints[endpoint] = sharing;
+                    }
+
+                    if (!sharing.Exists(r => ReferenceEquals(r.Route, route)))
+                    {
+                        sharing.Add((route, at));
+                    }
                 }
             }
 
@@ -114,6 +123,16 @@ internal static class TcpProxyConfigValidator
             if (route.AcceptProxyProtocol is { } accept)
             {
                 ProxyProtocolOptionsValidation.Validate(accept, $"{at}:AcceptProxyProtocol", errors);
+            }
+
+            TcpRouteMatchValidator.ValidateRoute(route, at, errors);
+        }
+
+        foreach ((IPEndPoint endpoint, List<(TcpRouteConfig Route, string At)> sharing) in endpoints)
+        {
+            if (sharing.Count > 1)
+            {
+                TcpRouteMatchValidator.ValidateSharedListener(endpoint, sharing, errors);
             }
         }
     }

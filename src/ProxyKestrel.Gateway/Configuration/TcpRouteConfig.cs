@@ -9,6 +9,15 @@ public sealed record TcpRouteConfig
     /// <summary>The default <see cref="IdleTimeout"/>, 1 minute (HAProxy's <c>timeout client</c> and <c>timeout server</c> in the seed setup).</summary>
     public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromMinutes(1);
 
+    /// <summary>The default <see cref="InspectTimeout"/>, 5 seconds (a common HAProxy <c>tcp-request inspect-delay</c>).</summary>
+    public static readonly TimeSpan DefaultInspectTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>The default <see cref="MaxInspectBytes"/>, 16 KiB (a ClientHello with post-quantum key shares fits).</summary>
+    public const int DefaultMaxInspectBytes = 16 * 1024;
+
+    /// <summary>The largest <see cref="MaxInspectBytes"/>, 128 KiB.</summary>
+    public const int MaxMaxInspectBytes = 128 * 1024;
+
     /// <summary>The route id (its key).</summary>
     public required string RouteId { get; init; }
 
@@ -50,6 +59,25 @@ public sealed record TcpRouteConfig
     /// those of the Kestrel middleware. Null: clients send no header.
     /// </summary>
     public ProxyProtocolOptions? AcceptProxyProtocol { get; init; }
+
+    /// <summary>
+    /// What a connection must show for this route to be chosen among the routes that share one of its <see cref="Listen"/>
+    /// endpoints; null: the listener's default route. See <see cref="TcpRouteMatch"/>.
+    /// </summary>
+    public TcpRouteMatch? Match { get; init; }
+
+    /// <summary>
+    /// On a listener whose routes match on the client's bytes (<c>Sni</c>, <c>Alpn</c>, <c>Host</c>, <c>Protocol</c>), how
+    /// long to wait for them (HAProxy's <c>tcp-request inspect-delay</c>); then the route is chosen from what arrived.
+    /// Null: <see cref="DefaultInspectTimeout"/>. Routes sharing an endpoint that set it must agree.
+    /// </summary>
+    public TimeSpan? InspectTimeout { get; init; }
+
+    /// <summary>
+    /// On such a listener, the most bytes looked at before the route is chosen. Null: <see cref="DefaultMaxInspectBytes"/>.
+    /// Routes sharing an endpoint that set it must agree.
+    /// </summary>
+    public int? MaxInspectBytes { get; init; }
 
     /// <summary>The client side's effective timeout: <see cref="ClientTimeout"/>, else <see cref="IdleTimeout"/>.</summary>
     internal TimeSpan ClientIdleTimeout => ClientTimeout ?? IdleTimeout;

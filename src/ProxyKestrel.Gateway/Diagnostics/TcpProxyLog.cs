@@ -18,6 +18,10 @@ internal static partial class TcpProxyLog
         Message = "Connection from {Client} on route {RouteId} closed: not in AllowedClients.")]
     public static partial void ClientNotAllowed(ILogger logger, EndPoint? client, string routeId);
 
+    [LoggerMessage(EventId = 114, EventName = "NoRoute", Level = LogLevel.Warning,
+        Message = "Connection from {Client} to {EndPoint} closed: no route matches (protocol {Protocol}, SNI {ServerName}, Host {Host}) and the listener has no route without Match.")]
+    public static partial void NoRoute(ILogger logger, EndPoint? client, EndPoint? endPoint, string protocol, string? serverName, string? host);
+
     [LoggerMessage(EventId = 103, EventName = "MaxConnectionsReached", Level = LogLevel.Warning,
         Message = "Connection from {Client} on route {RouteId} closed: MaxConnections ({MaxConnections}) reached.")]
     public static partial void MaxConnectionsReached(ILogger logger, EndPoint? client, string routeId, int maxConnections);

@@ -37,6 +37,9 @@ internal enum TcpConnectionEnd
     /// <summary>The client is not in <c>AllowedClients</c>. <c>client_not_allowed</c>, <c>PR</c>.</summary>
     ClientNotAllowed,
 
+    /// <summary>No route of the listener matched the connection and none is its default. <c>no_route</c>, <c>PR</c>.</summary>
+    NoRoute,
+
     /// <summary>The route's <c>MaxConnections</c> were open. <c>max_connections</c>, <c>RC</c>.</summary>
     MaxConnections,
 

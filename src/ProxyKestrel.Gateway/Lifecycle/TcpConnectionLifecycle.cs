@@ -25,6 +25,9 @@ internal sealed partial class TcpConnectionLifecycle
     /// <summary>The most bytes read from a client before its backend connection (the SNI peek stops there).</summary>
     public const int MaxInspectBytes = 128 * 1024;
 
+    /// <summary>The route and cluster of a connection whose route is not chosen yet, as the access log shows them.</summary>
+    private const string NoRoute = "-";
+
     private readonly IProxyStateLookup _clusters;
     private readonly DestinationConnector _connector;
     private readonly TcpProxyMetrics _metrics;
@@ -56,14 +59,24 @@ internal sealed partial class TcpConnectionLifecycle
     public ILogger Logger => _logger;
 
     /// <summary>
-    /// Runs the connection: admission here, at once; then the steps up to the relay, whose end finishes the connection
-    /// (<see cref="RelayingConnection"/>), or to an earlier end. Nothing waits for it: the transport learns the end from
-    /// <see cref="ITcpConnectionIo.Ended"/>. Never throws: a failure is logged and ends the connection.
+    /// Runs the connection: admission here, at once, on a listener with one route and nothing to choose; then the
+    /// steps up to the relay, whose end finishes the connection (<see cref="RelayingConnection"/>), or to an earlier
+    /// end. On a listener whose routes match on the client (<see cref="TcpRouteTable"/>), the route is chosen, and the
+    /// connection admitted to it, once the upstream header and the client's first bytes have been read. Nothing waits
+    /// for it: the transport learns the end from <see cref="ITcpConnectionIo.Ended"/>. Never throws: a failure is
+    /// logged and ends the connection.
     /// </summary>
-    public void Run(ITcpConnectionIo io, TcpRoute route)
+    public void Run(ITcpConnectionIo io, TcpRouteTable routes)
     {
+        if (routes.Single is not { } route)
+        {
+            var pending = new TcpConnectionRecord(NoRoute, NoRoute, io.RemoteEndPoint, _time.GetLocalNow(), _time.GetTimestamp());
+            _ = ProxyAsync(io, routes, null, pending);
+            return;
+        }
+
         var record = new TcpConnectionRecord(route.RouteId, route.Config.ClusterId, io.RemoteEndPoint, _time.GetLocalNow(), _time.GetTimestamp());
-        if (Admit(route, io.RemoteEndPoint) is { } refused)
+        if (Admit(route, io.RemoteEndPoint, checkClient: route.Receiver is null) is { } refused)
         {
             record.End = refused;
             try
@@ -79,21 +92,19 @@ internal sealed partial class TcpConnectionLifecycle
             return;
         }
 
-        _counts.Opened();
-        _metrics.Opened(route.RouteId);
         // Not awaited (its end is the io's Ended): one pooled state machine per connection, no task.
-        _ = ProxyAsync(io, route, record);
+        _ = ProxyAsync(io, routes, route, record);
     }
 
     /// <summary>
     /// The end: counted and logged before the sockets close, so whoever sees the close can read both; then the
     /// listener stops counting the connection.
     /// </summary>
-    internal void Finish(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
+    internal void Finish(ITcpConnectionIo io, TcpRoute? admitted, TcpConnectionRecord record)
     {
         try
         {
-            Record(record, route, admitted: true);
+            Record(record, admitted, admitted is not null);
         }
         finally
         {
@@ -103,23 +114,26 @@ internal sealed partial class TcpConnectionLifecycle
     }
 
     /// <summary>
-    /// <c>AllowedClients</c> (checked later, against the header's client, on a route that reads an upstream header)
-    /// and <c>MaxConnections</c>. Admitted, the connection holds a slot until <see cref="Record"/> gives it back.
+    /// <c>AllowedClients</c> (when <paramref name="checkClient"/>: a route that reads an upstream header checks the
+    /// header's client, later) and <c>MaxConnections</c>. Admitted, the connection holds a slot until
+    /// <see cref="Record"/> gives it back, and is counted open.
     /// </summary>
-    private TcpConnectionEnd? Admit(TcpRoute route, EndPoint? peer)
+    private TcpConnectionEnd? Admit(TcpRoute route, EndPoint? client, bool checkClient)
     {
-        if (route.Receiver is null && !route.IsAllowed(peer))
+        if (checkClient && !route.IsAllowed(client))
         {
-            TcpProxyLog.ClientNotAllowed(_logger, peer, route.RouteId);
+            TcpProxyLog.ClientNotAllowed(_logger, client, route.RouteId);
             return TcpConnectionEnd.ClientNotAllowed;
         }
 
         if (!route.TryEnter())
         {
-            TcpProxyLog.MaxConnectionsReached(_logger, peer, route.RouteId, route.Config.MaxConnections ?? 0);
+            TcpProxyLog.MaxConnectionsReached(_logger, client, route.RouteId, route.Config.MaxConnections ?? 0);
             return TcpConnectionEnd.MaxConnections;
         }
 
+        _counts.Opened();
+        _metrics.Opened(route.RouteId);
         return null;
     }
 
@@ -128,10 +142,12 @@ internal sealed partial class TcpConnectionLifecycle
     /// <c>return</c> sets <c>end</c>, null once the relay started, whose end finishes the connection). Nobody awaits
     /// it: the one state machine a connection has, in a pooled box (<see cref="Unawaited"/>).
     /// </summary>
-    private async Unawaited ProxyAsync(ITcpConnectionIo io, TcpRoute route, TcpConnectionRecord record)
+    private async Unawaited ProxyAsync(ITcpConnectionIo io, TcpRouteTable routes, TcpRoute? route, TcpConnectionRecord record)
     {
         // What a failure ends the connection with (none once the relay started: it ends there).
         TcpConnectionEnd? end = TcpConnectionEnd.ClientAborted;
+        // The route the connection holds a slot of (given back at the end); null until one is chosen.
+        TcpRoute? admitted = route;
         try
         {
             EndPoint? peer = io.RemoteEndPoint;
@@ -143,7 +159,7 @@ internal sealed partial class TcpConnectionLifecycle
 
             // 1. The PROXY header of an upstream proxy. An untrusted peer let through is not read from at all: the backend
             // is dialled at once, so a server-speaks-first backend's banner reaches a client that waits for it.
-            if (route.Receiver is { } receiver)
+            if (routes.Receiver is { } receiver)
             {
                 if (receiver.IsTrusted(peer))
                 {
@@ -159,7 +175,7 @@ internal sealed partial class TcpConnectionLifecycle
 
                         if (status == ReceiveStatus.TimedOut)
                         {
-                            TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
+                            TcpProxyLog.HeaderRejected(_logger, peer, record.RouteId, TcpConnectionSteps.HeaderTimeout(receiver.HeaderTimeout));
                             end = TcpConnectionEnd.HeaderTimeout;
                             return;
                         }
@@ -180,7 +196,7 @@ internal sealed partial class TcpConnectionLifecycle
 
                         if (evaluated == ProxyReceiveStatus.Rejected)
                         {
-                            TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.Rejection(error));
+                            TcpProxyLog.HeaderRejected(_logger, peer, record.RouteId, TcpConnectionSteps.Rejection(error));
                             end = TcpConnectionEnd.HeaderRejected;
                             return;
                         }
@@ -196,17 +212,78 @@ internal sealed partial class TcpConnectionLifecycle
                 }
                 else if (receiver.UntrustedPeers != UntrustedPeerBehavior.Passthrough)
                 {
-                    TcpProxyLog.HeaderRejected(_logger, peer, route.RouteId, TcpConnectionSteps.UntrustedPeer);
+                    TcpProxyLog.HeaderRejected(_logger, peer, record.RouteId, TcpConnectionSteps.UntrustedPeer);
                     end = TcpConnectionEnd.UntrustedPeer;
                     return;
                 }
 
-                if (!route.IsAllowed(client))
+                if (route is not null && !route.IsAllowed(client))
                 {
                     TcpProxyLog.ClientNotAllowed(_logger, client, route.RouteId);
                     end = TcpConnectionEnd.ClientNotAllowed;
                     return;
                 }
+            }
+
+            // 2. The route, on a listener whose routes match on the client: its first bytes (not consumed), then the
+            // most specific match; the connection is admitted to that route only then.
+            int skip = hasUpstream ? upstream.Length : 0;
+            ClientFacts facts = default;
+            if (route is null)
+            {
+                facts.Client = (client as IPEndPoint)?.Address;
+                if (routes.NeedsProtocol)
+                {
+                    long deadline = Deadline(record, routes.InspectTimeout);
+                    while (!ClientInspection.Inspect(routes, io.Received.Slice(skip), ref facts)
+                        && !clientEnded && io.Received.Length - skip < routes.MaxInspectBytes)
+                    {
+                        ReceiveStatus status = Stepped(record, await io.ReceiveAsync(deadline).ConfigureAwait(false));
+                        if (status == ReceiveStatus.Killed)
+                        {
+                            end = TcpConnectionEnd.Killed;
+                            return;
+                        }
+
+                        if (status == ReceiveStatus.Reset)
+                        {
+                            end = TcpConnectionEnd.ClientAborted;
+                            return;
+                        }
+
+                        if (status is ReceiveStatus.TimedOut or ReceiveStatus.Full)
+                        {
+                            break;
+                        }
+
+                        clientEnded = status == ReceiveStatus.Ended;
+                        if (hasUpstream)
+                        {
+                            // The buffer may have moved: decode the upstream header from the current one.
+                            routes.Receiver!.Evaluate(io.Received, false, out upstream, out _);
+                        }
+                    }
+
+                    ClientInspection.Conclude(ref facts);
+                }
+
+                route = routes.Select(facts);
+                if (route is null)
+                {
+                    TcpProxyLog.NoRoute(_logger, client, io.LocalEndPoint, facts.Protocol?.ToString() ?? "-", facts.ServerName, facts.Host);
+                    end = TcpConnectionEnd.NoRoute;
+                    return;
+                }
+
+                record.RouteId = route.RouteId;
+                record.ClusterId = route.Config.ClusterId;
+                if (Admit(route, client, checkClient: true) is { } refused)
+                {
+                    end = refused;
+                    return;
+                }
+
+                admitted = route;
             }
 
             if (!_clusters.TryGetCluster(route.Config.ClusterId, out ClusterState? cluster))
@@ -216,11 +293,15 @@ internal sealed partial class TcpConnectionLifecycle
                 return;
             }
 
-            // 2. The SNI peek: the authority TLV from the client's TLS ClientHello, waited for up to ConnectTimeout.
+            // 3. The SNI peek: the authority TLV from the client's TLS ClientHello, waited for up to ConnectTimeout
+            // (already read if the route was chosen on it).
             ClusterProxyProtocol protocol = TcpConnectionSteps.ProtocolOf(cluster);
-            int skip = hasUpstream ? upstream.Length : 0;
             string? serverName = null;
-            if (TcpConnectionSteps.WaitsForServerName(protocol, hasUpstream, upstream))
+            if (routes.NeedsTls && facts.Protocol == TcpClientProtocol.Tls)
+            {
+                serverName = facts.ServerName;
+            }
+            else if (TcpConnectionSteps.WaitsForServerName(protocol, hasUpstream, upstream))
             {
                 long deadline = Deadline(record, route.Config.ConnectTimeout);
                 while (TlsClientHello.TryReadServerName(io.Received.Slice(skip), out serverName) == ClientHelloStatus.NeedMoreData
@@ -255,7 +336,7 @@ internal sealed partial class TcpConnectionLifecycle
                 }
             }
 
-            // 3. The destination, with failover (the decisions in TcpConnectionLifecycle.Failover.cs).
+            // 4. The destination, with failover (the decisions in TcpConnectionLifecycle.Failover.cs).
             record.Phase = TcpConnectionPhase.Connect;
             record.WaitMs = 0;
             long connectStarted = _time.GetTimestamp();
@@ -311,7 +392,7 @@ internal sealed partial class TcpConnectionLifecycle
 
             record.ConnectMs = (long)_time.GetElapsedTime(connectStarted).TotalMilliseconds;
 
-            // 4. The PROXY header, then the relay.
+            // 5. The PROXY header, then the relay.
             byte[]? header = null;
             int headerLength = 0;
             if (protocol.Version is { } version)
@@ -341,7 +422,7 @@ internal sealed partial class TcpConnectionLifecycle
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A bug must end this connection only.
-            TcpProxyLog.ConnectionFailed(_logger, route.RouteId, record.Client, e);
+            TcpProxyLog.ConnectionFailed(_logger, record.RouteId, record.Client, e);
             end = record.Phase == TcpConnectionPhase.Data ? null : TcpConnectionEnd.ClientAborted;
         }
         finally
@@ -349,7 +430,7 @@ internal sealed partial class TcpConnectionLifecycle
             if (end is { } ended)
             {
                 record.End = ended;
-                Finish(io, route, record);
+                Finish(io, admitted, record);
             }
         }
     }
@@ -358,7 +439,7 @@ internal sealed partial class TcpConnectionLifecycle
     /// The end is known: give back the route's slot, count it, write the access log. The counts in the entry include
     /// this connection, as HAProxy's do.
     /// </summary>
-    private void Record(TcpConnectionRecord record, TcpRoute route, bool admitted)
+    private void Record(TcpConnectionRecord record, TcpRoute? route, bool admitted)
     {
         TimeSpan duration = _time.GetElapsedTime(record.AcceptedAt);
         record.TotalMs = (long)duration.TotalMilliseconds;
@@ -366,14 +447,14 @@ internal sealed partial class TcpConnectionLifecycle
         if (logged)
         {
             record.ActiveConnections = _counts.Active;
-            record.RouteConnections = route.Open;
-            if (record.Phase != TcpConnectionPhase.Data)
+            record.RouteConnections = route?.Open ?? 0;
+            if (record.Phase != TcpConnectionPhase.Data && route is not null)
             {
                 record.ClusterConnections = _counts.RelayedTo(route.Config.ClusterId);
             }
         }
 
-        if (admitted)
+        if (admitted && route is not null)
         {
             route.Exit();
             _counts.Closed();
@@ -381,7 +462,7 @@ internal sealed partial class TcpConnectionLifecycle
         }
         else
         {
-            _metrics.Refused(route.RouteId, record.End.Result());
+            _metrics.Refused(record.RouteId, record.End.Result());
         }
 
         if (logged)

@@ -53,9 +53,9 @@ internal sealed class TcpConnectionRecord : IReadOnlyList<KeyValuePair<string, o
         StepStartedAt = acceptedAt;
     }
 
-    public string RouteId { get; }
+    public string RouteId { get; set; }
 
-    public string ClusterId { get; }
+    public string ClusterId { get; set; }
 
     /// <summary>The client: the peer, or the one an upstream PROXY header named.</summary>
     public EndPoint? Client { get; set; }

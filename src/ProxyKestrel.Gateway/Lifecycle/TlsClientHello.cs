@@ -17,15 +17,24 @@ internal enum ClientHelloStatus
     NotFound,
 }
 
-/// <summary>Reads the server name (SNI) from the first record of a TLS ClientHello without consuming anything.</summary>
+/// <summary>Reads the server name (SNI) and the ALPN list from the first record of a TLS ClientHello without consuming anything.</summary>
 internal static class TlsClientHello
 {
     private const int RecordHeaderLength = 5;
     private const int MaxRecordLength = 16 * 1024 + 2048;
 
-    public static ClientHelloStatus TryReadServerName(in ReadOnlySequence<byte> input, out string? serverName)
+    public static ClientHelloStatus TryReadServerName(in ReadOnlySequence<byte> input, out string? serverName) =>
+        TryRead(input, readAlpn: false, out serverName, out _);
+
+    /// <summary>
+    /// Reads the server name (SNI) and, when <paramref name="readAlpn"/>, the offered application protocols (ALPN) of
+    /// the first record of a TLS ClientHello. <see cref="ClientHelloStatus.Found"/> when the record is complete and names
+    /// a server; <see cref="ClientHelloStatus.NotFound"/> when it names none (the ALPN list may still be there) or is not TLS.
+    /// </summary>
+    public static ClientHelloStatus TryRead(in ReadOnlySequence<byte> input, bool readAlpn, out string? serverName, out string[]? alpn)
     {
         serverName = null;
+        alpn = null;
         if (input.IsEmpty)
         {
             return ClientHelloStatus.NeedMoreData;
@@ -58,14 +67,14 @@ internal static class TlsClientHello
         ReadOnlySequence<byte> record = input.Slice(RecordHeaderLength, recordLength);
         if (record.IsSingleSegment)
         {
-            return Parse(record.FirstSpan, out serverName);
+            return Parse(record.FirstSpan, readAlpn, out serverName, out alpn);
         }
 
         byte[] copy = ArrayPool<byte>.Shared.Rent(recordLength);
         try
         {
             record.CopyTo(copy);
-            return Parse(copy.AsSpan(0, recordLength), out serverName);
+            return Parse(copy.AsSpan(0, recordLength), readAlpn, out serverName, out alpn);
         }
         finally
         {
@@ -73,9 +82,10 @@ internal static class TlsClientHello
         }
     }
 
-    private static ClientHelloStatus Parse(ReadOnlySpan<byte> handshake, out string? serverName)
+    private static ClientHelloStatus Parse(ReadOnlySpan<byte> handshake, bool readAlpn, out string? serverName, out string[]? alpn)
     {
         serverName = null;
+        alpn = null;
         var reader = new SpanReader(handshake);
         if (!reader.TryByte(out byte type) || type != 0x01 || !reader.TrySkip(3) // handshake type ClientHello, length
             || !reader.TrySkip(2 + 32) // client_version, random
@@ -95,31 +105,64 @@ internal static class TlsClientHello
                 break;
             }
 
-            if (extensionType != 0x0000)
+            if (extensionType == 0x0000 && serverName is null)
             {
-                continue;
-            }
-
-            var names = new SpanReader(data);
-            if (!names.TryUInt16(out int listLength) || !names.TryTake(listLength, out ReadOnlySpan<byte> list))
-            {
-                break;
-            }
-
-            var entries = new SpanReader(list);
-            while (entries.TryByte(out byte nameType) && entries.TryUInt16(out int nameLength) && entries.TryTake(nameLength, out ReadOnlySpan<byte> name))
-            {
-                if (nameType == 0 && name.Length > 0)
+                serverName = ReadServerName(data);
+                if (serverName is not null && !readAlpn)
                 {
-                    serverName = Encoding.ASCII.GetString(name);
-                    return ClientHelloStatus.Found;
+                    break;
                 }
             }
-
-            break;
+            else if (extensionType == 0x0010 && readAlpn && alpn is null)
+            {
+                alpn = ReadProtocols(data);
+            }
         }
 
-        return ClientHelloStatus.NotFound;
+        return serverName is null ? ClientHelloStatus.NotFound : ClientHelloStatus.Found;
+    }
+
+    /// <summary>The first host_name of a server_name extension, or null.</summary>
+    private static string? ReadServerName(ReadOnlySpan<byte> data)
+    {
+        var names = new SpanReader(data);
+        if (!names.TryUInt16(out int listLength) || !names.TryTake(listLength, out ReadOnlySpan<byte> list))
+        {
+            return null;
+        }
+
+        var entries = new SpanReader(list);
+        while (entries.TryByte(out byte nameType) && entries.TryUInt16(out int nameLength) && entries.TryTake(nameLength, out ReadOnlySpan<byte> name))
+        {
+            if (nameType == 0 && name.Length > 0)
+            {
+                return Encoding.ASCII.GetString(name);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The protocol names of an application_layer_protocol_negotiation extension (RFC 7301), or null if malformed.</summary>
+    private static string[]? ReadProtocols(ReadOnlySpan<byte> data)
+    {
+        var outer = new SpanReader(data);
+        if (!outer.TryUInt16(out int listLength) || !outer.TryTake(listLength, out ReadOnlySpan<byte> list))
+        {
+            return null;
+        }
+
+        var names = new List<string>();
+        var entries = new SpanReader(list);
+        while (entries.TryByte(out byte nameLength) && entries.TryTake(nameLength, out ReadOnlySpan<byte> name))
+        {
+            if (name.Length > 0)
+            {
+                names.Add(Encoding.ASCII.GetString(name));
+            }
+        }
+
+        return [.. names];
     }
 
     private ref struct SpanReader(ReadOnlySpan<byte> data)

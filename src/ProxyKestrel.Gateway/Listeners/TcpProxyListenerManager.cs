@@ -71,7 +71,7 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
         {
             lock (_listeners)
             {
-                return [.. _listeners.Values.Select(l => (l.Route.RouteId, l.EndPoint))];
+                return [.. _listeners.Values.SelectMany(l => l.Routes.Routes.Select(r => (r.RouteId, l.EndPoint)))];
             }
         }
     }
@@ -159,7 +159,10 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             foreach (ITcpRouteListener listener in bound)
             {
                 await listener.UnbindAsync().ConfigureAwait(false);
-                TcpProxyLog.RouteStopped(_logger, listener.Route.RouteId, listener.EndPoint);
+                foreach (TcpRoute route in listener.Routes.Routes)
+                {
+                    TcpProxyLog.RouteStopped(_logger, route.RouteId, listener.EndPoint);
+                }
             }
         }
         finally
@@ -394,7 +397,7 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             return;
         }
 
-        var wanted = new Dictionary<ListenKey, TcpRoute>();
+        var sharing = new Dictionary<ListenKey, List<TcpRoute>>();
         foreach (TcpRouteConfig routeConfig in config.Routes)
         {
             ProxyProtocolReceiver? receiver = null;
@@ -407,22 +410,35 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
             foreach (string listen in routeConfig.Listen)
             {
                 _ = TcpProxyConfigValidator.TryParseEndPoint(listen, out IPEndPoint? endPoint);
-                wanted[ListenKey.For(endPoint!, route.RouteId)] = route;
+                ListenKey key = ListenKey.For(endPoint!, route.RouteId);
+                if (!sharing.TryGetValue(key, out List<TcpRoute>? routes))
+                {
+                    routes = [];
+                    sharing[key] = routes;
+                }
+
+                if (!routes.Contains(route))
+                {
+                    routes.Add(route);
+                }
             }
         }
+
+        // Routes with the same endpoint share one listener, which chooses among them per connection.
+        var wanted = sharing.ToDictionary(pair => pair.Key, pair => new TcpRouteTable(pair.Value));
 
         // All or nothing: the new endpoints are bound first, while the running listeners go on unchanged. Only
         // once every one is bound do the kept listeners take their new routes and the removed ones stop (their
         // open connections go on); if one cannot be bound, the new ones are closed again and nothing changed.
-        List<(ListenKey Key, ITcpRouteListener Listener, TcpRoute Route)> kept = [];
+        List<(ListenKey Key, ITcpRouteListener Listener, TcpRouteTable Routes)> kept = [];
         List<(ListenKey Key, ITcpRouteListener Listener)> removed = [];
         lock (_listeners)
         {
             foreach ((ListenKey key, ITcpRouteListener listener) in _listeners)
             {
-                if (wanted.Remove(key, out TcpRoute? route))
+                if (wanted.Remove(key, out TcpRouteTable? routes))
                 {
-                    kept.Add((key, listener, route));
+                    kept.Add((key, listener, routes));
                 }
                 else
                 {
@@ -434,9 +450,9 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
         List<(ListenKey Key, ITcpRouteListener Listener)> added = await BindAllAsync(wanted, prefixes, cancellationToken).ConfigureAwait(false);
         lock (_listeners)
         {
-            foreach ((_, ITcpRouteListener listener, TcpRoute route) in kept)
+            foreach ((_, ITcpRouteListener listener, TcpRouteTable routes) in kept)
             {
-                listener.Route = route;
+                listener.Routes = routes;
             }
 
             foreach ((ListenKey key, ITcpRouteListener listener) in added)
@@ -447,7 +463,10 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
 
         foreach ((_, ITcpRouteListener listener) in added)
         {
-            TcpProxyLog.RouteListening(_logger, listener.Route.RouteId, listener.EndPoint, listener.Route.Config.ClusterId);
+            foreach (TcpRoute route in listener.Routes.Routes)
+            {
+                TcpProxyLog.RouteListening(_logger, route.RouteId, listener.EndPoint, route.Config.ClusterId);
+            }
         }
 
         // The new routes are published before the removed listeners stop: every route of the published set has all
@@ -464,7 +483,11 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
                 _retired.Add(listener);
             }
 
-            TcpProxyLog.RouteStopped(_logger, listener.Route.RouteId, listener.EndPoint);
+            foreach (TcpRoute route in listener.Routes.Routes)
+            {
+                TcpProxyLog.RouteStopped(_logger, route.RouteId, listener.EndPoint);
+            }
+
             _ = DisposeWhenIdleAsync(listener);
         }
 
@@ -476,14 +499,15 @@ internal sealed class TcpProxyListenerManager : IHostedLifecycleService, ITcpPro
     /// (a connection they accepted meanwhile goes on) and the failure is thrown, naming the route and the endpoint.
     /// </summary>
     private async Task<List<(ListenKey Key, ITcpRouteListener Listener)>> BindAllAsync(
-        Dictionary<ListenKey, TcpRoute> wanted, Dictionary<string, string> prefixes, CancellationToken cancellationToken)
+        Dictionary<ListenKey, TcpRouteTable> wanted, Dictionary<string, string> prefixes, CancellationToken cancellationToken)
     {
         List<(ListenKey Key, ITcpRouteListener Listener)> bound = [];
-        foreach ((ListenKey key, TcpRoute route) in wanted)
+        foreach ((ListenKey key, TcpRouteTable routes) in wanted)
         {
+            TcpRoute route = routes.Routes[0];
             try
             {
-                bound.Add((key, await _transport!.BindAsync(key.EndPoint, route, cancellationToken).ConfigureAwait(false)));
+                bound.Add((key, await _transport!.BindAsync(key.EndPoint, routes, cancellationToken).ConfigureAwait(false)));
             }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or AddressInUseException or OperationCanceledException)
             {

@@ -18,6 +18,8 @@ internal sealed class TcpRoute
         {
             _allowedClients = IPNetworkSet.Create(allowed);
         }
+
+        Matcher = config.Match is { } match ? new TcpRouteMatcher(match) : null;
     }
 
     public TcpRouteConfig Config { get; }
@@ -26,6 +28,9 @@ internal sealed class TcpRoute
 
     /// <summary>Reads the PROXY header clients send, when <c>AcceptProxyProtocol</c> is set.</summary>
     public ProxyProtocolReceiver? Receiver { get; }
+
+    /// <summary>The route's <c>Match</c>; null for a listener's default route.</summary>
+    public TcpRouteMatcher? Matcher { get; }
 
     public bool IsAllowed(EndPoint? client)
     {

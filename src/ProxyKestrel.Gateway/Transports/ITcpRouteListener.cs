@@ -10,8 +10,8 @@ internal interface ITcpRouteListener : IAsyncDisposable
     /// <summary>The bound endpoint (with the port the system chose for port 0).</summary>
     EndPoint EndPoint { get; }
 
-    /// <summary>The route new connections get; replaced by a reload, connections already open keep theirs.</summary>
-    TcpRoute Route { get; set; }
+    /// <summary>The routes new connections choose from; replaced by a reload, connections already open keep theirs.</summary>
+    TcpRouteTable Routes { get; set; }
 
     /// <summary>Stops accepting; connections already accepted go on.</summary>
     Task UnbindAsync();

@@ -11,5 +11,5 @@ internal interface ITcpRouteTransport : IAsyncDisposable
     string Name { get; }
 
     /// <summary>Listens on <paramref name="endPoint"/>; each accepted connection is handled with the listener's current route.</summary>
-    ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRoute route, CancellationToken cancellationToken);
+    ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRouteTable routes, CancellationToken cancellationToken);
 }

@@ -107,7 +107,7 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
     public static void Start(EpollLoop loop, EpollRouteListener listener, int fd, EndPoint? peer)
     {
         var connection = new EpollConnection(loop, listener, fd, peer);
-        loop.Transport.Lifecycle.Run(connection, listener.Route);
+        loop.Transport.Lifecycle.Run(connection, listener.Routes);
     }
 
     /// <summary>Kills the connection now (drain timeout, a failed handler): its pending operation ends "killed".</summary>

@@ -19,7 +19,7 @@ internal sealed class EpollRouteListener : ITcpRouteListener
 
     /// <summary>The listening socket every loop waits on; -1 once closed.</summary>
     private int _fd;
-    private volatile TcpRoute _route;
+    private volatile TcpRouteTable _routes;
     private int _open;
 
     /// <summary>1 once <see cref="UnbindAsync"/> was called (it runs once).</summary>
@@ -28,20 +28,20 @@ internal sealed class EpollRouteListener : ITcpRouteListener
     /// <summary>1 once no loop accepts from this listener any more: from then on, an open count of 0 is final.</summary>
     private int _unbound;
 
-    public EpollRouteListener(IPEndPoint endPoint, TcpRoute route, int fd)
+    public EpollRouteListener(IPEndPoint endPoint, TcpRouteTable routes, int fd)
     {
         _fd = fd;
         EndPoint = endPoint;
-        _route = route;
+        _routes = routes;
         _specificAddress = !endPoint.Address.Equals(IPAddress.Any) && !endPoint.Address.Equals(IPAddress.IPv6Any);
     }
 
     public EndPoint EndPoint { get; }
 
-    public TcpRoute Route
+    public TcpRouteTable Routes
     {
-        get => _route;
-        set => _route = value;
+        get => _routes;
+        set => _routes = value;
     }
 
     internal void Add(EpollAcceptor acceptor) => _acceptors.Add(acceptor);

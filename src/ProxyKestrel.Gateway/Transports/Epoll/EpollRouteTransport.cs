@@ -35,12 +35,12 @@ internal sealed class EpollRouteTransport : ITcpRouteTransport
 
     public ILogger Logger => Lifecycle.Logger;
 
-    public async ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRoute route, CancellationToken cancellationToken)
+    public async ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRouteTable routes, CancellationToken cancellationToken)
     {
         EpollLoop[] loops = EnsureLoops();
         int fd = Listen(endPoint);
         IPEndPoint bound = endPoint.Port == 0 ? LocalEndPoint(fd) ?? endPoint : endPoint;
-        var listener = new EpollRouteListener(bound, route, fd);
+        var listener = new EpollRouteListener(bound, routes, fd);
         var acceptors = loops.Select(loop => new EpollAcceptor(loop, listener, fd)).ToList();
         acceptors.ForEach(listener.Add);
         try

@@ -13,22 +13,22 @@ internal sealed class SocketsRouteListener : ITcpRouteListener
     private readonly TaskSet _connections = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly Task _acceptLoop;
-    private volatile TcpRoute _route;
+    private volatile TcpRouteTable _routes;
 
-    public SocketsRouteListener(IConnectionListener listener, TcpRoute route, TcpConnectionLifecycle lifecycle)
+    public SocketsRouteListener(IConnectionListener listener, TcpRouteTable routes, TcpConnectionLifecycle lifecycle)
     {
         _listener = listener;
-        _route = route;
+        _routes = routes;
         _lifecycle = lifecycle;
         _acceptLoop = AcceptLoopAsync();
     }
 
     public EndPoint EndPoint => _listener.EndPoint;
 
-    public TcpRoute Route
+    public TcpRouteTable Routes
     {
-        get => _route;
-        set => _route = value;
+        get => _routes;
+        set => _routes = value;
     }
 
     public async Task UnbindAsync()
@@ -88,17 +88,17 @@ internal sealed class SocketsRouteListener : ITcpRouteListener
                 return;
             }
 
-            _connections.Add(RunConnectionAsync(connection, _route));
+            _connections.Add(RunConnectionAsync(connection, _routes));
         }
     }
 
-    private async Task RunConnectionAsync(ConnectionContext connection, TcpRoute route)
+    private async Task RunConnectionAsync(ConnectionContext connection, TcpRouteTable routes)
     {
         await Task.Yield();
         try
         {
             var io = new SocketsConnectionIo(connection, _lifecycle.TimeProvider, _abort.Token);
-            _lifecycle.Run(io, route);
+            _lifecycle.Run(io, routes);
             await io.WhenEnded.ConfigureAwait(false);
         }
         finally

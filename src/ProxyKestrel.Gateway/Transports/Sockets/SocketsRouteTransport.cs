@@ -23,10 +23,10 @@ internal sealed class SocketsRouteTransport : ITcpRouteTransport
 
     public string Name => "Sockets";
 
-    public async ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRoute route, CancellationToken cancellationToken)
+    public async ValueTask<ITcpRouteListener> BindAsync(IPEndPoint endPoint, TcpRouteTable routes, CancellationToken cancellationToken)
     {
         IConnectionListener bound = await _listenerFactory.BindAsync(endPoint, cancellationToken).ConfigureAwait(false);
-        return new SocketsRouteListener(bound, route, _lifecycle);
+        return new SocketsRouteListener(bound, routes, _lifecycle);
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
