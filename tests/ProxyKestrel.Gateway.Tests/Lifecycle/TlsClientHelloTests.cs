@@ -3,15 +3,17 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using ProxyKestrel.Gateway.Lifecycle;
+using ProxyKestrel.Gateway.Tests.Infrastructure;
 
 namespace ProxyKestrel.Gateway.Tests.Lifecycle;
 
+[ProxyKestrel.Gateway.Tests.Infrastructure.Transports.NotPerTransport("pure parsing; no gateway")]
 public class TlsClientHelloTests
 {
     [Fact]
     public async Task TryReadServerName_RealClientHello_FindsSniOnlyOnceTheRecordIsComplete()
     {
-        byte[] hello = await CaptureClientHelloAsync("smtp.example.test");
+        byte[] hello = await ClientHellos.CaptureAsync("smtp.example.test");
         int recordEnd = 5 + ((hello[3] << 8) | hello[4]);
 
         for (int length = 0; length < recordEnd; length++)
@@ -28,15 +30,44 @@ public class TlsClientHelloTests
     [Fact]
     public async Task TryReadServerName_SplitAtEveryPosition_FindsTheSameName()
     {
-        byte[] hello = await CaptureClientHelloAsync("split.example.test");
+        byte[] hello = await ClientHellos.CaptureAsync("split.example.test");
         for (int split = 1; split < hello.Length; split++)
         {
-            var first = new Segment(hello.AsMemory(0, split));
-            Segment last = first.Append(hello.AsMemory(split));
-            var sequence = new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+            ReadOnlySequence<byte> sequence = Segments.SplitAt(hello, split);
             Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryReadServerName(sequence, out string? name));
             Assert.Equal("split.example.test", name);
         }
+    }
+
+    [Fact]
+    public async Task TryRead_ClientHelloOfferingAlpn_FindsTheNameAndTheProtocolsAtEverySplit()
+    {
+        byte[] hello = await ClientHellos.CaptureAsync("alpn.example.test", "h2", "http/1.1");
+        int recordEnd = 5 + ((hello[3] << 8) | hello[4]);
+        for (int length = 0; length < recordEnd; length++)
+        {
+            Assert.Equal(ClientHelloStatus.NeedMoreData, TlsClientHello.TryRead(new ReadOnlySequence<byte>(hello, 0, length), readAlpn: true, out _, out _));
+        }
+
+        for (int split = 1; split < hello.Length; split++)
+        {
+            Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryRead(Segments.SplitAt(hello, split), readAlpn: true, out string? name, out string[]? alpn));
+            Assert.Equal("alpn.example.test", name);
+            Assert.Equal(["h2", "http/1.1"], alpn!);
+        }
+
+        Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryRead(Segments.OneBytePer(hello), readAlpn: false, out string? only, out string[]? none));
+        Assert.Equal("alpn.example.test", only);
+        Assert.Null(none);
+    }
+
+    [Fact]
+    public async Task TryRead_ClientHelloWithoutAlpn_FindsTheNameAndNoProtocols()
+    {
+        byte[] hello = await ClientHellos.CaptureAsync("plain.example.test");
+        Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryRead(new ReadOnlySequence<byte>(hello), readAlpn: true, out string? name, out string[]? alpn));
+        Assert.Equal("plain.example.test", name);
+        Assert.Null(alpn);
     }
 
     [Theory]
@@ -53,7 +84,7 @@ public class TlsClientHelloTests
     [Fact]
     public async Task TryReadServerName_MutatedClientHello_NeverThrows()
     {
-        byte[] hello = await CaptureClientHelloAsync("fuzz.example.test");
+        byte[] hello = await ClientHellos.CaptureAsync("fuzz.example.test");
         var random = new Random(20261127);
         for (int i = 0; i < 5000; i++)
         {
@@ -66,44 +97,6 @@ public class TlsClientHelloTests
             int length = random.Next(mutated.Length + 1);
             ClientHelloStatus status = TlsClientHello.TryReadServerName(new ReadOnlySequence<byte>(mutated, 0, length), out _);
             Assert.True(Enum.IsDefined(status));
-        }
-    }
-
-    /// <summary>The first bytes a real <see cref="SslStream"/> client sends: its ClientHello.</summary>
-    private static async Task<byte[]> CaptureClientHelloAsync(string serverName)
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        using Socket server = await listener.AcceptAsync();
-        var tls = new SslStream(new NetworkStream(client, ownsSocket: false));
-        Task handshake = tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName });
-
-        byte[] buffer = new byte[64 * 1024];
-        int filled = 0;
-        while (filled < 5 || filled < 5 + ((buffer[3] << 8) | buffer[4]))
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            filled += await server.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cts.Token);
-        }
-
-        server.Close();
-        await Assert.ThrowsAnyAsync<Exception>(() => handshake);
-        await tls.DisposeAsync();
-        return buffer[..filled];
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
         }
     }
 }
