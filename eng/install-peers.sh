@@ -9,7 +9,7 @@
 # /usr/sbin/policy-rc.d returning 101); tests start their own instances.
 set -euo pipefail
 
-DEFAULT_PEERS=(haproxy nginx libnginx-mod-stream curl postfix swaks)
+DEFAULT_PEERS=(haproxy nginx libnginx-mod-stream curl postfix swaks dovecot-imapd dovecot-pop3d)
 
 if [[ $# -gt 0 ]]; then
   PEERS=("$@")
@@ -77,6 +77,9 @@ for pkg in "${missing[@]}"; do
   case "$pkg" in
     haproxy|nginx|postfix)
       "${SUDO[@]}" service "$pkg" stop >/dev/null 2>&1 || true
+      ;;
+    dovecot-*)
+      "${SUDO[@]}" service dovecot stop >/dev/null 2>&1 || true
       ;;
   esac
 done

@@ -45,6 +45,12 @@ internal sealed class RawClient : IAsyncDisposable
         await _stream.WriteAsync(Encoding.Latin1.GetBytes(text)).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>Sends <paramref name="bytes"/> in one write (a PROXY header that the receiver peeks at whole).</summary>
+    public async Task SendAsync(ReadOnlyMemory<byte> bytes)
+    {
+        await _stream.WriteAsync(bytes).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     /// <summary>Reads one line (null at the end of the stream), 10 s at most.</summary>
     public async Task<string?> ReadLineAsync(TimeSpan? timeout = null)
     {
