@@ -189,6 +189,80 @@ public class MatchRoutingTests
         Assert.Empty(bastion.Connections);
     }
 
+    [Fact]
+    public async Task Reload_MatchRouteAddedToAListeningEndpoint_NewConnectionsChooseItOpenOnesGoOn()
+    {
+        await using var a = new ProxyBackend();
+        await using var fallback = new ProxyBackend();
+        int port = FreePort.Next();
+        string only = TwoRoutes(port, """ "Match": { "Sni": [ "a.example.test" ] } """, a, fallback);
+        // First only the default route; then the SNI route joins it on the same, already listening, endpoint.
+        string before = only.Replace(
+            $$""" "matched": { "Listen": "127.0.0.1:{{port}}", "ClusterId": "m",  "Match": { "Sni": [ "a.example.test" ] }  },""",
+            string.Empty,
+            StringComparison.Ordinal);
+        Assert.NotEqual(only, before);
+        await using GatewayHost gateway = await GatewayHost.StartAsync(before);
+        var endpoints = gateway.Services.GetRequiredService<ITcpProxyEndpoints>();
+        var listener = new IPEndPoint(IPAddress.Loopback, port);
+        byte[] hello = await ClientHellos.CaptureAsync("a.example.test");
+
+        using Socket open = await Net.ConnectAsync(listener, "127.0.0.77");
+        await Net.SendAllAsync(open, hello);
+        Assert.Equal(hello, await Net.ReceiveExactlyAsync(open, hello.Length));
+        await fallback.WaitForConnectionAsync();
+
+        await File.WriteAllTextAsync(gateway.ConfigPath, only);
+        await Net.WaitUntilAsync(() => endpoints.BoundEndPoints.Any(e => e.RouteId == "matched"), "route matched listening");
+
+        using Socket next = await Net.ConnectAsync(listener, "127.0.0.78");
+        await Net.SendAllAsync(next, hello);
+        Assert.Equal(hello, await Net.ReceiveExactlyAsync(next, hello.Length));
+        Assert.Equal("127.0.0.78", (await a.WaitForConnectionAsync()).Source!.Address.ToString());
+        await Net.AssertEchoAsync(open, "still relayed");
+        Assert.Single(fallback.Connections);
+    }
+
+    [Fact]
+    public async Task Relay_UpstreamHeaderThenClientHello_RoutedBySniAndBySourceOfTheHeadersClient()
+    {
+        await using var a = new ProxyBackend();
+        await using var inside = new ProxyBackend();
+        await using var fallback = new ProxyBackend();
+        int port = FreePort.Next();
+        const string Accept = """ "AcceptProxyProtocol": { "TrustedNetworks": [ "127.0.0.0/8" ] } """;
+        await using GatewayHost gateway = await GatewayHost.StartAsync($$"""
+            {
+              "ReverseProxy": { "Clusters": {
+                "a": { "Metadata": { "ProxyProtocol": "v2" }, "Destinations": { "d": { "Address": "{{a.Address}}" } } },
+                "inside": { "Metadata": { "ProxyProtocol": "v2" }, "Destinations": { "d": { "Address": "{{inside.Address}}" } } },
+                "fallback": { "Metadata": { "ProxyProtocol": "v2" }, "Destinations": { "d": { "Address": "{{fallback.Address}}" } } } } },
+              "TcpProxy": { "Routes": {
+                "tls-a":   { "Listen": "127.0.0.1:{{port}}", "Match": { "Sni": [ "a.example.test" ] }, "ClusterId": "a", {{Accept}} },
+                "inside":  { "Listen": "127.0.0.1:{{port}}", "Match": { "SourceNetworks": [ "203.0.113.0/24" ] }, "ClusterId": "inside", {{Accept}} },
+                "default": { "Listen": "127.0.0.1:{{port}}", "ClusterId": "fallback", {{Accept}} } } }
+            }
+            """);
+        var listener = new IPEndPoint(IPAddress.Loopback, port);
+        byte[] hello = await ClientHellos.CaptureAsync("a.example.test");
+        byte[] other = await ClientHellos.CaptureAsync("other.example.test");
+
+        foreach ((string from, byte[] bytes, ProxyBackend expected) in new[] { ("198.51.100.7", hello, a), ("203.0.113.9", other, inside), ("198.51.100.8", other, fallback) })
+        {
+            byte[] header = Encoding.ASCII.GetBytes($"PROXY TCP4 {from} 192.0.2.1 40000 443\r\n");
+            using Socket client = await Net.ConnectAsync(listener, "127.0.0.79");
+            // The header and the ClientHello in one write: the route is chosen from the bytes after the header.
+            await Net.SendAllAsync(client, header.Concat(bytes).ToArray());
+
+            Assert.Equal(bytes, await Net.ReceiveExactlyAsync(client, bytes.Length));
+            Assert.Equal(from, (await expected.WaitForConnectionAsync()).Source!.Address.ToString());
+        }
+
+        Assert.Single(a.Connections);
+        Assert.Single(inside.Connections);
+        Assert.Single(fallback.Connections);
+    }
+
     /// <summary>A route with <paramref name="match"/> to <paramref name="matched"/> and a default route to <paramref name="other"/>, on one port.</summary>
     private static string TwoRoutes(int port, string match, ProxyBackend matched, ProxyBackend other) => $$"""
         {
