@@ -67,6 +67,23 @@ public class RouteMatchConfigTests
     }
 
     [Fact]
+    public void Validate_TheSamplesCommentedExample_ValidWithItsClusters()
+    {
+        var errors = new List<string>();
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(ProxyKestrel.Testing.RepoPaths.Root, "samples", "Gateway", "examples", "match-routing.json"), optional: false)
+            .Build();
+        string[] clusters = [.. configuration.GetSection("ReverseProxy:Clusters").GetChildren().Select(c => c.Key)];
+
+        TcpProxyConfig config = TcpProxyConfigReader.Read(configuration.GetSection(TcpProxyConfig.SectionName), errors);
+        TcpProxyConfigValidator.Validate(config, clusters.Contains, errors);
+
+        Assert.Empty(errors);
+        Assert.Equal(5, config.Routes.Count);
+        Assert.Equal(3, config.Routes.Count(r => r.Listen.SequenceEqual(["127.0.0.1:8443"])));
+    }
+
+    [Fact]
     public void Validate_BadMatchValues_EveryErrorListedWithItsKey()
     {
         var errors = new List<string>();

@@ -360,7 +360,7 @@ public class AccessLogTests
     }
 
     /// <summary>Waits for the one access-log entry, checks its line parses as tcplog and is the record's own.</summary>
-    private static async Task<(Match Line, IReadOnlyDictionary<string, object?> State)> EntryAsync(ListLoggerProvider logs)
+    internal static async Task<(Match Line, IReadOnlyDictionary<string, object?> State)> EntryAsync(ListLoggerProvider logs)
     {
         await Net.WaitUntilAsync(() => logs.Structured.Any(e => e.Category == Category), "the access-log entry");
         var entries = logs.Structured.Where(e => e.Category == Category).ToList();
