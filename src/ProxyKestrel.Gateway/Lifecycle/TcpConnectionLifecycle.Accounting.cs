@@ -110,6 +110,13 @@ internal sealed partial class TcpConnectionLifecycle
         _ => null,
     };
 
+    /// <summary>The client's bytes after the upstream header, at most <paramref name="max"/> of them.</summary>
+    private static System.Buffers.ReadOnlySequence<byte> Inspected(in System.Buffers.ReadOnlySequence<byte> received, int skip, int max)
+    {
+        System.Buffers.ReadOnlySequence<byte> rest = received.Slice(skip);
+        return rest.Length > max ? rest.Slice(0, max) : rest;
+    }
+
     /// <summary>A wait ended: the next step starts now.</summary>
     private T Stepped<T>(TcpConnectionRecord record, T result)
     {

@@ -197,7 +197,8 @@ internal sealed partial class TcpConnectionLifecycle
                 if (routes.NeedsProtocol)
                 {
                     long deadline = Deadline(record, routes.InspectTimeout);
-                    while (!ClientInspection.Inspect(routes, io.Received.Slice(skip), ref facts)
+                    // Only the first MaxInspectBytes are looked at, however many one receive brought.
+                    while (!ClientInspection.Inspect(routes, Inspected(io.Received, skip, routes.MaxInspectBytes), ref facts)
                         && !clientEnded && io.Received.Length - skip < routes.MaxInspectBytes)
                     {
                         ReceiveStatus status = Stepped(record, await io.ReceiveAsync(deadline).ConfigureAwait(false));

@@ -263,6 +263,50 @@ public class MatchRoutingTests
         Assert.Single(fallback.Connections);
     }
 
+    [Fact]
+    public async Task Relay_RequestHeadLongerThanMaxInspectBytes_DefaultRouteWithEveryByteRelayed()
+    {
+        await using var a = new ProxyBackend();
+        await using var fallback = new ProxyBackend();
+        int port = FreePort.Next();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(
+            TwoRoutes(port, """ "Match": { "Host": [ "a.example.test" ] }, "MaxInspectBytes": 1024 """, a, fallback));
+        // The Host field comes after 4 KiB of another field: past the limit, the route is chosen without it.
+        byte[] request = Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nX-Padding: {new string('p', 4096)}\r\nHost: a.example.test\r\n\r\n");
+        using Socket client = await Net.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), "127.0.0.82");
+
+        await Net.SendAllAsync(client, request);
+
+        Assert.Equal(request, await Net.ReceiveExactlyAsync(client, request.Length));
+        Assert.Equal("127.0.0.82", (await fallback.WaitForConnectionAsync()).Source!.Address.ToString());
+        Assert.Empty(a.Connections);
+    }
+
+    [Fact]
+    public async Task Connect_ChosenRouteAtMaxConnections_RefusedRCWhileTheOtherRouteOfTheListenerServes()
+    {
+        await using var a = new ProxyBackend();
+        await using var fallback = new ProxyBackend();
+        int port = FreePort.Next();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(
+            TwoRoutes(port, """ "Match": { "Protocol": [ "Ssh" ] }, "MaxConnections": 1 """, a, fallback));
+        using var measurements = GatewayMeasurements.Start(gateway);
+        var listener = new IPEndPoint(IPAddress.Loopback, port);
+
+        using Socket first = await Net.ConnectAsync(listener, "127.0.0.83");
+        await Net.AssertEchoAsync(first, "SSH-2.0-first\r\n");
+        using Socket second = await Net.ConnectAsync(listener, "127.0.0.84");
+        await Net.SendAllAsync(second, "SSH-2.0-second\r\n"u8.ToArray());
+        await Net.AssertClosedWithoutDataAsync(second);
+        using Socket other = await Net.ConnectAsync(listener, "127.0.0.85");
+        await Net.AssertEchoAsync(other, "EHLO other\r\n");
+
+        await Net.WaitUntilAsync(() => measurements.Results("matched").Count == 1, "the refusal counted");
+        Assert.Equal(["max_connections"], measurements.Results("matched"));
+        Assert.Single(a.Connections);
+        Assert.Single(fallback.Connections);
+    }
+
     /// <summary>A route with <paramref name="match"/> to <paramref name="matched"/> and a default route to <paramref name="other"/>, on one port.</summary>
     private static string TwoRoutes(int port, string match, ProxyBackend matched, ProxyBackend other) => $$"""
         {
