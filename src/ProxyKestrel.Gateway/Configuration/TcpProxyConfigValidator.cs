@@ -34,7 +34,8 @@ internal static class TcpProxyConfigValidator
 
     /// <summary>
     /// Checks routes that may come from several providers, each reported under its own <c>Prefix</c> (such as
-    /// <c>TcpProxy:Routes</c>): route ids and endpoints must be unique across all of them.
+    /// <c>TcpProxy:Routes</c>): route ids must be unique across all of them; routes that share an endpoint (from any
+    /// provider) must agree on its settings and not tie (<see cref="TcpRouteMatchValidator.ValidateSharedListener"/>).
     /// </summary>
     internal static void ValidateRoutes(IReadOnlyList<(TcpRouteConfig Route, string Prefix)> routes, Func<string, bool>? clusterExists, List<string> errors)
     {
