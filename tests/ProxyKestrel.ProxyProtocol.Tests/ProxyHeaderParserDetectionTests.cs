@@ -1,5 +1,6 @@
 using System.Buffers;
 using ProxyKestrel.ProxyProtocol.Tests.Infrastructure;
+using ProxyKestrel.Testing;
 using static ProxyKestrel.ProxyProtocol.Tests.Infrastructure.Bytes;
 
 namespace ProxyKestrel.ProxyProtocol.Tests;

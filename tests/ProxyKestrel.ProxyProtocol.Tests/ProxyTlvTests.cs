@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using ProxyKestrel.ProxyProtocol.Tests.Infrastructure;
+using ProxyKestrel.Testing;
 using static ProxyKestrel.ProxyProtocol.Tests.Infrastructure.Bytes;
 
 namespace ProxyKestrel.ProxyProtocol.Tests;

@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Text;
 using ProxyKestrel.Gateway.Lifecycle;
-using ProxyKestrel.Gateway.Tests.Infrastructure;
 using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
+using ProxyKestrel.Testing;
 
 namespace ProxyKestrel.Gateway.Tests.Lifecycle;
 
@@ -37,10 +37,10 @@ public class HttpRequestHostTests
 
         for (int split = 1; split < bytes.Length; split++)
         {
-            AssertHost(expected, Segments.SplitAt(bytes, split));
+            AssertHost(expected, Sequences.Split(bytes, split));
         }
 
-        AssertHost(expected, Segments.OneBytePer(bytes));
+        AssertHost(expected, Sequences.Bytewise(bytes));
         AssertHost(expected, new ReadOnlySequence<byte>(bytes));
     }
 

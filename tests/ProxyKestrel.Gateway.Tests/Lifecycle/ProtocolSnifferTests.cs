@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Text;
 using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Lifecycle;
-using ProxyKestrel.Gateway.Tests.Infrastructure;
 using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
+using ProxyKestrel.Testing;
 
 namespace ProxyKestrel.Gateway.Tests.Lifecycle;
 
@@ -51,7 +51,7 @@ public class ProtocolSnifferTests
     public void Sniff_OneByteSegments_SameAsContiguous(string text, TcpClientProtocol expected)
     {
         byte[] bytes = Encoding.Latin1.GetBytes(text);
-        Assert.Equal(expected, ProtocolSniffer.Sniff(Segments.OneBytePer(bytes)));
+        Assert.Equal(expected, ProtocolSniffer.Sniff(Sequences.Bytewise(bytes)));
     }
 
     [Fact]

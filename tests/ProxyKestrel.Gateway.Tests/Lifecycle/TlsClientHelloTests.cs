@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using ProxyKestrel.Gateway.Lifecycle;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
+using ProxyKestrel.Testing;
 
 namespace ProxyKestrel.Gateway.Tests.Lifecycle;
 
@@ -33,7 +34,7 @@ public class TlsClientHelloTests
         byte[] hello = await ClientHellos.CaptureAsync("split.example.test");
         for (int split = 1; split < hello.Length; split++)
         {
-            ReadOnlySequence<byte> sequence = Segments.SplitAt(hello, split);
+            ReadOnlySequence<byte> sequence = Sequences.Split(hello, split);
             Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryReadServerName(sequence, out string? name));
             Assert.Equal("split.example.test", name);
         }
@@ -51,12 +52,12 @@ public class TlsClientHelloTests
 
         for (int split = 1; split < hello.Length; split++)
         {
-            Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryRead(Segments.SplitAt(hello, split), readAlpn: true, out string? name, out string[]? alpn));
+            Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryRead(Sequences.Split(hello, split), readAlpn: true, out string? name, out string[]? alpn));
             Assert.Equal("alpn.example.test", name);
             Assert.Equal(["h2", "http/1.1"], alpn!);
         }
 
-        Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryRead(Segments.OneBytePer(hello), readAlpn: false, out string? only, out string[]? none));
+        Assert.Equal(ClientHelloStatus.Found, TlsClientHello.TryRead(Sequences.Bytewise(hello), readAlpn: false, out string? only, out string[]? none));
         Assert.Equal("alpn.example.test", only);
         Assert.Null(none);
     }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using ProxyKestrel.Gateway.Mail;
+using ProxyKestrel.Testing;
 
 namespace ProxyKestrel.Gateway.Tests.Mail;
 
@@ -20,7 +21,7 @@ internal static class MailBackendDriver
         {
             pending = [.. pending, .. bytes[start..ends[i]]];
             start = ends[i];
-            ReadOnlySequence<byte> input = MailSequences.Create(pending, bytewise);
+            ReadOnlySequence<byte> input = bytewise ? Sequences.Bytewise(pending) : Sequences.Single(pending);
             MailBackendStep step = replay.Process(ref input, toBackend, toClient, out string? reason);
             pending = input.ToArray();
             if (step != MailBackendStep.NeedMore || i == ends.Length - 1)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using ProxyKestrel.Gateway.Mail;
+using ProxyKestrel.Testing;
 
 namespace ProxyKestrel.Gateway.Tests.Mail;
 
@@ -89,7 +90,7 @@ internal static class MailClientDriver
         {
             pending = [.. pending, .. bytes[start..ends[i]]];
             start = ends[i];
-            ReadOnlySequence<byte> input = MailSequences.Create(pending, bytewise);
+            ReadOnlySequence<byte> input = bytewise ? Sequences.Bytewise(pending) : Sequences.Single(pending);
             bool last = i == ends.Length - 1;
             MailClientStep step = dialogue.Process(ref input, inputEnded && last, replies, out MailLogin? login);
             pending = input.ToArray();

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using ProxyKestrel.ProxyProtocol.Tests.Infrastructure;
+using ProxyKestrel.Testing;
 using static ProxyKestrel.ProxyProtocol.Tests.Infrastructure.Bytes;
 
 namespace ProxyKestrel.ProxyProtocol.Tests.Receiving;

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace ProxyKestrel.ProxyProtocol.Tests.Infrastructure;
+namespace ProxyKestrel.Testing;
 
 /// <summary>Builds single- and multi-segment <see cref="ReadOnlySequence{T}"/> instances over copies of the input.</summary>
 internal static class Sequences
