@@ -25,8 +25,11 @@ namespace ProxyKestrel.Gateway.Lifecycle;
 /// </summary>
 internal sealed partial class TcpConnectionLifecycle
 {
-    /// <summary>The most bytes read from a client before its backend connection (the SNI peek stops there).</summary>
-    public const int MaxInspectBytes = 128 * 1024;
+    /// <summary>
+    /// The most bytes read from a client before its backend connection (the SNI peek stops there; a route's
+    /// <c>MaxInspectBytes</c> may be as large, no larger).
+    /// </summary>
+    public const int MaxInspectBytes = TcpRouteConfig.MaxMaxInspectBytes;
 
     /// <summary>The route and cluster of a connection whose route is not chosen yet, as the access log shows them.</summary>
     private const string NoRoute = "-";
@@ -71,14 +74,14 @@ internal sealed partial class TcpConnectionLifecycle
     /// </summary>
     public void Run(ITcpConnectionIo io, TcpRouteTable routes)
     {
-        if (routes.Single is not { } route)
+        TcpRoute? route = routes.Single;
+        var record = new TcpConnectionRecord(route?.RouteId ?? NoRoute, route?.Config.ClusterId ?? NoRoute, io.RemoteEndPoint, _time.GetLocalNow(), _time.GetTimestamp());
+        if (route is null)
         {
-            var pending = new TcpConnectionRecord(NoRoute, NoRoute, io.RemoteEndPoint, _time.GetLocalNow(), _time.GetTimestamp());
-            _ = ProxyAsync(io, routes, null, pending);
+            _ = ProxyAsync(io, routes, null, record);
             return;
         }
 
-        var record = new TcpConnectionRecord(route.RouteId, route.Config.ClusterId, io.RemoteEndPoint, _time.GetLocalNow(), _time.GetTimestamp());
         if (Admit(route, io.RemoteEndPoint, checkClient: route.Receiver is null) is { } refused)
         {
             record.End = refused;
@@ -281,7 +284,7 @@ internal sealed partial class TcpConnectionLifecycle
                     if (hasUpstream)
                     {
                         // The buffer may have moved: decode the upstream header from the current one.
-                        route.Receiver!.Evaluate(io.Received, false, out upstream, out _);
+                        routes.Receiver!.Evaluate(io.Received, false, out upstream, out _);
                     }
                 }
             }
