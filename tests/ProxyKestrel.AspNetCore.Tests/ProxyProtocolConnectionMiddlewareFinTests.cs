@@ -41,9 +41,19 @@ public sealed class ProxyProtocolConnectionMiddlewareFinTests
             {
                 running = middleware.OnConnectionAsync(connection.Context);
                 await connection.SendAsync(chunks[0]);
-                await Task.Yield();
-                await connection.SendAsync(chunks[1]);
-                connection.Fin();
+                if (split == header.Length)
+                {
+                    // The whole header came first: it is passed on before the rest and the FIN arrive, as on a socket
+                    // whose FIN comes after the application started reading.
+                    await seen.Entered.WaitAsync(ConnectionProbe.Safety);
+                }
+                else
+                {
+                    await Task.Yield();
+                }
+
+                // The rest of the header, the request and the FIN in one event, whenever the pending read resumes.
+                connection.SendWithFin(chunks[1]);
             }
 
             await running.WaitAsync(ConnectionProbe.Safety);
@@ -119,11 +129,17 @@ public sealed class ProxyProtocolConnectionMiddlewareFinTests
 
         public byte[] Received { get; private set; } = [];
 
+        /// <summary>Completes once the next middleware has been entered and has looked at the close token.</summary>
+        public Task Entered => _entered.Task;
+
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public async Task RunAsync(ConnectionContext context)
         {
             Called = true;
             RemoteEndPoint = context.RemoteEndPoint;
             ClosedOnEntry = context.ConnectionClosed.IsCancellationRequested;
+            _entered.TrySetResult();
             var received = new List<byte>();
             while (true)
             {
@@ -179,6 +195,17 @@ public sealed class ProxyProtocolConnectionMiddlewareFinTests
         {
             _input.Writer.Complete();
             _closed.Cancel();
+        }
+
+        /// <summary>
+        /// Writes <paramref name="chunk"/> without flushing it, then the FIN: the reader sees the bytes and the end in
+        /// the same read, however its pending read is scheduled (a flush before the FIN let a thread-pool read resume
+        /// between the two, so the close raced the next middleware's first look).
+        /// </summary>
+        public void SendWithFin(byte[] chunk)
+        {
+            _input.Writer.Write(chunk);
+            Fin();
         }
 
         public void Dispose()
