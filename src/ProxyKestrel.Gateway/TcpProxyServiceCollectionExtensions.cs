@@ -9,6 +9,7 @@ using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Diagnostics;
 using ProxyKestrel.Gateway.Health;
 using ProxyKestrel.Gateway.Lifecycle;
+using ProxyKestrel.Gateway.Mail;
 using ProxyKestrel.Gateway.Listeners;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
@@ -57,7 +58,8 @@ public static class TcpProxyServiceCollectionExtensions
             new TcpConnectionCounts(),
             new TcpAccessLog(sp.GetRequiredService<ILoggerFactory>()),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Connections")));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Connections"),
+            sp.GetService<MailBackendChooser>()));
         services.TryAddSingleton(sp => new TcpProxyListenerManager(
             sp.GetServices<ITcpProxyConfigProvider>(),
             kind => TcpRouteTransports.Create(kind, sp),

@@ -33,6 +33,13 @@ internal interface ITcpConnectionIo
     /// </summary>
     ValueTask<ReceiveStatus> ReceiveAsync(long deadline);
 
+    /// <summary>
+    /// Takes the connection off the transport's own I/O for a step that talks to both sides before the relay (the mail
+    /// front): what was received and not yet relayed stays in <see cref="Received"/>. Only before a backend connection,
+    /// with no operation pending; afterwards only the returned I/O is used, and its operations run on the thread pool.
+    /// </summary>
+    IStreamConnectionIo DetachToStreams();
+
     /// <summary>Looks up a destination's DNS name (<see cref="ConnectResult.Addresses"/> on success).</summary>
     ValueTask<ConnectResult> ResolveAsync(string host, long deadline);
 

@@ -51,4 +51,19 @@ internal enum TcpConnectionEnd
 
     /// <summary>Every destination failed, the last by <c>ConnectTimeout</c>. <c>no_destination</c>, <c>sC</c>.</summary>
     ConnectTimeout,
+
+    /// <summary>A mail client quit or went away before it logged in. <c>login_abandoned</c>, <c>CR</c>.</summary>
+    LoginAbandoned,
+
+    /// <summary>A mail client did not log in within <c>LoginTimeout</c>. <c>login_timeout</c>, <c>cR</c>.</summary>
+    LoginTimeout,
+
+    /// <summary>
+    /// A mail client's logins were refused too often, or it broke the protocol (too many bad commands, a line too long).
+    /// <c>login_failed</c>, <c>PR</c>.
+    /// </summary>
+    LoginFailed,
+
+    /// <summary>The TLS handshake with a mail client failed. <c>tls_failed</c>, <c>CR</c>.</summary>
+    TlsFailed,
 }

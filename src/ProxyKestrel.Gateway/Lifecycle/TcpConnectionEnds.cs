@@ -17,6 +17,10 @@ internal static class TcpConnectionEnds
         TcpConnectionEnd.NoRoute => "no_route",
         TcpConnectionEnd.MaxConnections => "max_connections",
         TcpConnectionEnd.NoCluster => "no_cluster",
+        TcpConnectionEnd.LoginAbandoned => "login_abandoned",
+        TcpConnectionEnd.LoginTimeout => "login_timeout",
+        TcpConnectionEnd.LoginFailed => "login_failed",
+        TcpConnectionEnd.TlsFailed => "tls_failed",
         _ => "no_destination",
     };
 
@@ -33,8 +37,10 @@ internal static class TcpConnectionEnds
         TcpConnectionEnd.ClientTimeout => "cD",
         TcpConnectionEnd.ServerTimeout => "sD",
         TcpConnectionEnd.Killed => phase switch { TcpConnectionPhase.Request => "KR", TcpConnectionPhase.Connect => "KC", _ => "KD" },
-        TcpConnectionEnd.HeaderTimeout => "cR",
-        TcpConnectionEnd.HeaderRejected or TcpConnectionEnd.UntrustedPeer or TcpConnectionEnd.ClientNotAllowed or TcpConnectionEnd.NoRoute => "PR",
+        TcpConnectionEnd.HeaderTimeout or TcpConnectionEnd.LoginTimeout => "cR",
+        TcpConnectionEnd.LoginAbandoned or TcpConnectionEnd.TlsFailed => "CR",
+        TcpConnectionEnd.HeaderRejected or TcpConnectionEnd.UntrustedPeer or TcpConnectionEnd.ClientNotAllowed or TcpConnectionEnd.NoRoute
+            or TcpConnectionEnd.LoginFailed => "PR",
         TcpConnectionEnd.MaxConnections => "RC",
         TcpConnectionEnd.ConnectTimeout => "sC",
         _ => "SC",

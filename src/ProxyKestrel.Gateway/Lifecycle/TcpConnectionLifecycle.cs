@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
 using ProxyKestrel.Gateway.Diagnostics;
+using ProxyKestrel.Gateway.Mail;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Model;
@@ -41,6 +42,7 @@ internal sealed partial class TcpConnectionLifecycle
     private readonly TcpAccessLog _accessLog;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly MailBackendChooser? _mailBackends;
 
     public TcpConnectionLifecycle(
         IProxyStateLookup clusters,
@@ -49,7 +51,8 @@ internal sealed partial class TcpConnectionLifecycle
         TcpConnectionCounts counts,
         TcpAccessLog accessLog,
         TimeProvider timeProvider,
-        ILogger logger)
+        ILogger logger,
+        MailBackendChooser? mailBackends = null)
     {
         _clusters = clusters;
         _connector = connector;
@@ -58,6 +61,7 @@ internal sealed partial class TcpConnectionLifecycle
         _accessLog = accessLog;
         _time = timeProvider;
         _logger = logger;
+        _mailBackends = mailBackends;
     }
 
     public TimeProvider TimeProvider => _time;
@@ -244,6 +248,15 @@ internal sealed partial class TcpConnectionLifecycle
                 }
 
                 admitted = route;
+            }
+
+            if (route.Config.Protocol != TcpRouteProtocol.Tcp)
+            {
+                // The mail front (TcpConnectionLifecycle.Mail.cs) owns the connection from here, on its stream I/O.
+                IStreamConnectionIo streams = io.DetachToStreams();
+                end = null;
+                _ = MailAsync(streams, route, record, client, dialled, skip);
+                return;
             }
 
             if (!_clusters.TryGetCluster(route.Config.ClusterId, out ClusterState? cluster))

@@ -108,6 +108,20 @@ internal abstract class MailClientDialogue
     public void WriteLoginRejected(IBufferWriter<byte> reply, MailLogin login, string text) =>
         Answer(reply, login, text, temporary: false);
 
+    /// <summary>
+    /// The outstanding login was answered by the backend (its refusal passed on to the client as it said it): the
+    /// dialogue waits for a login again.
+    /// </summary>
+    public void LoginAnswered()
+    {
+        if (!_loginOutstanding)
+        {
+            throw new InvalidOperationException("No login is outstanding.");
+        }
+
+        _loginOutstanding = false;
+    }
+
     /// <summary>Handles at most one command: null to go on, NeedMore, or the step to return.</summary>
     private protected abstract MailClientStep? Next(ref ReadOnlySequence<byte> input, IBufferWriter<byte> reply, out MailLogin? login);
 

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using ProxyKestrel.Gateway.Mail;
 using ProxyKestrel.Gateway.Configuration;
 
 namespace ProxyKestrel.Gateway.Routing;
@@ -20,7 +22,12 @@ internal sealed class TcpRoute
         }
 
         Matcher = config.Match is { } match ? new TcpRouteMatcher(match) : null;
+        // Loaded once per route (validated at start-up and on reload): a mail route's certificate for its clients' TLS.
+        MailCertificate = config.Tls is { } tls ? tls.LoadCertificate() : null;
     }
+
+    /// <summary>The certificate a mail route (<c>Protocol</c> Imap, Pop3, Smtp) offers its clients; null without <c>Tls</c>.</summary>
+    public X509Certificate2? MailCertificate { get; }
 
     public TcpRouteConfig Config { get; }
 

@@ -82,6 +82,9 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
         Resolving,
         Connecting,
         Relaying,
+
+        /// <summary>Handed over as streams (EpollConnection.Detach.cs): the loop only tracks it.</summary>
+        Detached,
         Closed,
     }
 
@@ -128,6 +131,9 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
                 break;
             case State.Relaying:
                 EndRelay(RelayEnd.Killed);
+                break;
+            case State.Detached:
+                KillDetached();
                 break;
         }
     }
@@ -236,6 +242,12 @@ internal sealed partial class EpollConnection : ITcpConnectionIo
         if (_state == State.Closed)
         {
             return;
+        }
+
+        if (_state == State.Detached)
+        {
+            // The stream I/O closes a detached connection (EpollConnection.Detach.cs).
+            throw new InvalidOperationException("A detached connection is closed by its stream I/O.");
         }
 
         _state = State.Closed;

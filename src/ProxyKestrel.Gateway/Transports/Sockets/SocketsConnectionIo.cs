@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using ProxyKestrel.Gateway.Lifecycle;
+using ProxyKestrel.Gateway.Transports.Streams;
 
 namespace ProxyKestrel.Gateway.Transports.Sockets;
 
@@ -47,7 +48,7 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
             _holding = false;
         }
 
-        TimeSpan wait = Remaining(deadline);
+        TimeSpan wait = BackendSocket.Remaining(_time, deadline);
         using ITimer? timer = wait == Timeout.InfiniteTimeSpan
             ? null
             : _time.CreateTimer(static state => ((PipeReader)state!).CancelPendingRead(), input, wait, Timeout.InfiniteTimeSpan);
@@ -76,44 +77,40 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
         return read.IsCanceled && _time.GetTimestamp() >= deadline ? ReceiveStatus.TimedOut : ReceiveStatus.Received;
     }
 
-    public async ValueTask<ConnectResult> ResolveAsync(string host, long deadline)
-    {
-        using var timeout = new CancellationTokenSource(Remaining(deadline), _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort);
-        try
-        {
-            return await DnsLookup.ResolveAsync(host, linked.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return _abort.IsCancellationRequested ? ConnectResult.Killed : ConnectResult.TimedOut;
-        }
-    }
+    public ValueTask<ConnectResult> ResolveAsync(string host, long deadline) => BackendSocket.ResolveAsync(host, deadline, _time, _abort);
 
     public async ValueTask<ConnectResult> ConnectAsync(IPEndPoint endPoint, long deadline)
     {
         _backend?.Dispose();
-        // An IPv4 or IPv6 socket (no dual-mode socket, one setsockopt less).
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        (ConnectResult result, Socket? socket) = await BackendSocket.ConnectAsync(endPoint, deadline, _time, _abort).ConfigureAwait(false);
         _backend = socket;
-        using var timeout = new CancellationTokenSource(Remaining(deadline), _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _abort);
-        try
+        return result;
+    }
+
+    /// <summary>The Kestrel connection's pipes as one stream; the bytes held move into the stream I/O.</summary>
+    public IStreamConnectionIo DetachToStreams()
+    {
+        byte[] held = [];
+        if (_holding)
         {
-            await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
-            return ConnectResult.Connected;
+            held = _held.ToArray();
+            _connection.Transport.Input.AdvanceTo(_held.End);
+            _holding = false;
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-            socket.Dispose();
-            _backend = null;
-            return e switch
+
+        var client = new DetachedClient(
+            new DuplexPipeStream(_connection.Transport),
+            // Completing the output flushes it, then closes the connection (as the relay's pipe path does).
+            async () => await _connection.Transport.Output.CompleteAsync().ConfigureAwait(false),
+            mode =>
             {
-                SocketException se => ConnectResult.Failed(se.SocketErrorCode.ToString(), se.Message),
-                _ when _abort.IsCancellationRequested => ConnectResult.Killed,
-                _ => ConnectResult.TimedOut,
-            };
-        }
+                if (mode == CloseMode.Reset)
+                {
+                    _connection.Abort();
+                }
+            },
+            Ended);
+        return new StreamConnectionIo(client, held, RemoteEndPoint, LocalEndPoint, ConnectionId, _time, _abort);
     }
 
     public void StartRelay(ReadOnlyMemory<byte> header, int skip, TimeSpan clientTimeout, TimeSpan serverTimeout, IRelayEnded ended) =>
@@ -192,15 +189,4 @@ internal sealed class SocketsConnectionIo : ITcpConnectionIo
 
     /// <summary>Completes once <see cref="Ended"/> was called (after the relay, when one ran).</summary>
     public Task WhenEnded => _ended.Task;
-
-    private TimeSpan Remaining(long deadline)
-    {
-        if (deadline == long.MaxValue)
-        {
-            return Timeout.InfiniteTimeSpan;
-        }
-
-        long left = deadline - _time.GetTimestamp();
-        return left <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((double)left / _time.TimestampFrequency);
-    }
 }
