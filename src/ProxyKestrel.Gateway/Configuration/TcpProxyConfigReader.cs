@@ -22,6 +22,25 @@ internal static class TcpProxyConfigReader
         nameof(TcpRouteConfig.Match),
         nameof(TcpRouteConfig.InspectTimeout),
         nameof(TcpRouteConfig.MaxInspectBytes),
+        nameof(TcpRouteConfig.Protocol),
+        nameof(TcpRouteConfig.Users),
+        nameof(TcpRouteConfig.AuthHttp),
+        nameof(TcpRouteConfig.Tls),
+        nameof(TcpRouteConfig.AllowPlaintextLogin),
+        nameof(TcpRouteConfig.LoginTimeout),
+        nameof(TcpRouteConfig.FailedLoginDelay),
+        nameof(TcpRouteConfig.MaxLineLength),
+        nameof(TcpRouteConfig.ServerName),
+    ];
+
+    private static readonly string[] UserRuleKeys = [nameof(TcpMailUserRule.Match), nameof(TcpMailUserRule.ClusterId)];
+
+    private static readonly string[] TlsKeys =
+    [
+        nameof(TcpMailTlsConfig.CertificatePath),
+        nameof(TcpMailTlsConfig.KeyPath),
+        nameof(TcpMailTlsConfig.CertificatePassword),
+        nameof(TcpMailTlsConfig.Implicit),
     ];
 
     private static readonly string[] MatchKeys =
@@ -134,6 +153,49 @@ internal static class TcpProxyConfigReader
                     }
 
                     break;
+                case nameof(TcpRouteConfig.Protocol):
+                    if (Match(child.Value?.Trim() ?? string.Empty, Enum.GetNames<TcpRouteProtocol>()) is { } protocol)
+                    {
+                        route = route with { Protocol = Enum.Parse<TcpRouteProtocol>(protocol) };
+                    }
+                    else
+                    {
+                        errors.Add($"{child.Path}: '{child.Value}' is not a route protocol; allowed: {string.Join(", ", Enum.GetNames<TcpRouteProtocol>())}.");
+                    }
+
+                    break;
+                case nameof(TcpRouteConfig.Users):
+                    route = route with { Users = ReadUsers(child, errors) };
+                    break;
+                case nameof(TcpRouteConfig.AuthHttp):
+                    route = route with { AuthHttp = child.Value ?? string.Empty };
+                    break;
+                case nameof(TcpRouteConfig.Tls):
+                    route = route with { Tls = ReadTls(child, errors) };
+                    break;
+                case nameof(TcpRouteConfig.AllowPlaintextLogin):
+                    route = route with { AllowPlaintextLogin = ReadBool(child, errors) ?? route.AllowPlaintextLogin };
+                    break;
+                case nameof(TcpRouteConfig.LoginTimeout):
+                    route = route with { LoginTimeout = ReadTimeSpan(child, errors) ?? route.LoginTimeout };
+                    break;
+                case nameof(TcpRouteConfig.FailedLoginDelay):
+                    route = route with { FailedLoginDelay = ReadTimeSpan(child, errors) ?? route.FailedLoginDelay };
+                    break;
+                case nameof(TcpRouteConfig.MaxLineLength):
+                    if (int.TryParse(child.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int line))
+                    {
+                        route = route with { MaxLineLength = line };
+                    }
+                    else
+                    {
+                        errors.Add($"{child.Path}: '{child.Value}' is not a whole number; allowed: {TcpRouteConfig.MinMaxLineLength} to {TcpRouteConfig.MaxMaxLineLength}.");
+                    }
+
+                    break;
+                case nameof(TcpRouteConfig.ServerName):
+                    route = route with { ServerName = child.Value ?? string.Empty };
+                    break;
                 default:
                     errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", RouteKeys)}.");
                     break;
@@ -204,6 +266,93 @@ internal static class TcpProxyConfigReader
         }
 
         return match;
+    }
+
+    /// <summary>Reads a mail route's <c>Users</c>: a list of <c>{ "Match": ..., "ClusterId": ... }</c>.</summary>
+    private static List<TcpMailUserRule> ReadUsers(IConfigurationSection section, List<string> errors)
+    {
+        var rules = new List<TcpMailUserRule>();
+        if (!string.IsNullOrEmpty(section.Value))
+        {
+            errors.Add($"{section.Path}: '{section.Value}' is not a list of rules; allowed: a list of {{ \"Match\": \"^[a-m]\", \"ClusterId\": \"...\" }}.");
+            return rules;
+        }
+
+        foreach (IConfigurationSection item in section.GetChildren())
+        {
+            string match = string.Empty;
+            string cluster = string.Empty;
+            if (!string.IsNullOrEmpty(item.Value))
+            {
+                errors.Add($"{item.Path}: '{item.Value}' is not a rule; allowed: {{ \"Match\": \"^[a-m]\", \"ClusterId\": \"...\" }}.");
+            }
+
+            foreach (IConfigurationSection child in item.GetChildren())
+            {
+                switch (Match(child.Key, UserRuleKeys))
+                {
+                    case nameof(TcpMailUserRule.Match):
+                        match = child.Value ?? string.Empty;
+                        break;
+                    case nameof(TcpMailUserRule.ClusterId):
+                        cluster = child.Value ?? string.Empty;
+                        break;
+                    default:
+                        errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", UserRuleKeys)}.");
+                        break;
+                }
+            }
+
+            rules.Add(new TcpMailUserRule { Match = match, ClusterId = cluster });
+        }
+
+        return rules;
+    }
+
+    /// <summary>Reads a mail route's <c>Tls</c>.</summary>
+    private static TcpMailTlsConfig ReadTls(IConfigurationSection section, List<string> errors)
+    {
+        var tls = new TcpMailTlsConfig();
+        if (!string.IsNullOrEmpty(section.Value))
+        {
+            errors.Add($"{section.Path}: '{section.Value}' is not a section; allowed keys: {string.Join(", ", TlsKeys)}.");
+        }
+
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            switch (Match(child.Key, TlsKeys))
+            {
+                case nameof(TcpMailTlsConfig.CertificatePath):
+                    tls = tls with { CertificatePath = child.Value ?? string.Empty };
+                    break;
+                case nameof(TcpMailTlsConfig.KeyPath):
+                    tls = tls with { KeyPath = child.Value ?? string.Empty };
+                    break;
+                case nameof(TcpMailTlsConfig.CertificatePassword):
+                    tls = tls with { CertificatePassword = child.Value ?? string.Empty };
+                    break;
+                case nameof(TcpMailTlsConfig.Implicit):
+                    tls = tls with { Implicit = ReadBool(child, errors) ?? tls.Implicit };
+                    break;
+                default:
+                    errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", TlsKeys)}.");
+                    break;
+            }
+        }
+
+        return tls;
+    }
+
+    /// <summary>The boolean <paramref name="section"/> holds; null (and an error) when it is not one.</summary>
+    private static bool? ReadBool(IConfigurationSection section, List<string> errors)
+    {
+        if (bool.TryParse(section.Value?.Trim(), out bool value))
+        {
+            return value;
+        }
+
+        errors.Add($"{section.Path}: '{section.Value}' is not a boolean; allowed: true, false.");
+        return null;
     }
 
     private static List<string> ReadList(IConfigurationSection section)

@@ -127,13 +127,18 @@ internal static class TcpProxyConfigValidator
             }
 
             TcpRouteMatchValidator.ValidateRoute(route, at, errors);
+            TcpMailRouteValidator.ValidateRoute(route, at, clusterExists, errors);
         }
 
         foreach ((IPEndPoint endpoint, List<(TcpRouteConfig Route, string At)> sharing) in endpoints)
         {
             if (sharing.Count > 1)
             {
-                TcpRouteMatchValidator.ValidateSharedListener(endpoint, sharing, errors);
+                List<(TcpRouteConfig Route, string At)> relayed = TcpMailRouteValidator.ValidateSharedListener(endpoint, sharing, errors);
+                if (relayed.Count > 1)
+                {
+                    TcpRouteMatchValidator.ValidateSharedListener(endpoint, relayed, errors);
+                }
             }
         }
     }

@@ -18,6 +18,24 @@ public sealed record TcpRouteConfig
     /// <summary>The largest <see cref="MaxInspectBytes"/>, 128 KiB.</summary>
     public const int MaxMaxInspectBytes = 128 * 1024;
 
+    /// <summary>The default <see cref="LoginTimeout"/> of a mail route, 60 seconds (nginx's <c>auth_http_timeout</c>).</summary>
+    public static readonly TimeSpan DefaultLoginTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>The default <see cref="FailedLoginDelay"/> of a mail route, 1 second.</summary>
+    public static readonly TimeSpan DefaultFailedLoginDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>The default <see cref="MaxLineLength"/> of a mail route, 8 KiB.</summary>
+    public const int DefaultMaxLineLength = 8192;
+
+    /// <summary>The smallest <see cref="MaxLineLength"/>, 512 bytes (SMTP's shortest allowed command line).</summary>
+    public const int MinMaxLineLength = 512;
+
+    /// <summary>The largest <see cref="MaxLineLength"/>, 64 KiB.</summary>
+    public const int MaxMaxLineLength = 64 * 1024;
+
+    /// <summary>The default <see cref="ServerName"/> of a mail route.</summary>
+    public const string DefaultServerName = "ProxyKestrel";
+
     /// <summary>The route id (its key).</summary>
     public required string RouteId { get; init; }
 
@@ -78,6 +96,72 @@ public sealed record TcpRouteConfig
     /// Routes sharing an endpoint that set it must agree.
     /// </summary>
     public int? MaxInspectBytes { get; init; }
+
+    /// <summary>
+    /// <see cref="TcpRouteProtocol.Tcp"/> (the default): relay the client's bytes. <see cref="TcpRouteProtocol.Imap"/>,
+    /// <see cref="TcpRouteProtocol.Pop3"/>, <see cref="TcpRouteProtocol.Smtp"/>: the gateway's mail front speaks the
+    /// protocol to the client, reads its login, picks the backend from it (<see cref="AuthHttp"/>, a registered
+    /// <c>IMailBackendSelector</c>, <see cref="Users"/>, else <see cref="ClusterId"/>), logs in there and then relays.
+    /// The keys below apply to mail routes only.
+    /// </summary>
+    public TcpRouteProtocol Protocol { get; init; } = TcpRouteProtocol.Tcp;
+
+    /// <summary>
+    /// Mail routes: rules choosing the cluster from the login name, tried in order (a case-insensitive regular
+    /// expression each); the first match wins, a name matching none goes to <see cref="ClusterId"/>. Not with
+    /// <see cref="AuthHttp"/>.
+    /// </summary>
+    public IReadOnlyList<TcpMailUserRule>? Users { get; init; }
+
+    /// <summary>
+    /// Mail routes: an absolute http or https URL asked for every login as nginx's <c>auth_http</c> is (the request
+    /// headers <c>Auth-User</c>, <c>Auth-Pass</c>, <c>Auth-Protocol</c>, ...; the answer's <c>Auth-Status</c>,
+    /// <c>Auth-Server</c>, <c>Auth-Port</c>). Its answer decides alone: the backend it names, or the refusal.
+    /// </summary>
+    public string? AuthHttp { get; init; }
+
+    /// <summary>Mail routes: the front's certificate and whether TLS is implicit or offered by STARTTLS / STLS; null: no TLS.</summary>
+    public TcpMailTlsConfig? Tls { get; init; }
+
+    /// <summary>
+    /// Mail routes: accept a login over a connection that is not encrypted (false, the default: only after STARTTLS /
+    /// STLS or on implicit TLS).
+    /// </summary>
+    public bool AllowPlaintextLogin { get; init; }
+
+    /// <summary>
+    /// Mail routes: the most time from the accept until the backend accepted the login (the client's commands, the
+    /// choice of the backend, the backend's greeting and login); then the client is closed. Null:
+    /// <see cref="DefaultLoginTimeout"/>.
+    /// </summary>
+    public TimeSpan? LoginTimeout { get; init; }
+
+    /// <summary>Mail routes: the pause before a failed login is answered. Null: <see cref="DefaultFailedLoginDelay"/>.</summary>
+    public TimeSpan? FailedLoginDelay { get; init; }
+
+    /// <summary>
+    /// Mail routes: the longest client command line (and IMAP literal) before the login, in bytes without the CRLF,
+    /// <see cref="MinMaxLineLength"/> to <see cref="MaxMaxLineLength"/>. Null: <see cref="DefaultMaxLineLength"/>.
+    /// </summary>
+    public int? MaxLineLength { get; init; }
+
+    /// <summary>Mail routes: the name in the front's greeting (and SMTP's EHLO answer). Null: <see cref="DefaultServerName"/>.</summary>
+    public string? ServerName { get; init; }
+
+    /// <summary>Whether the gateway's mail front serves this route (<see cref="Protocol"/> is not <see cref="TcpRouteProtocol.Tcp"/>).</summary>
+    internal bool IsMail => Protocol != TcpRouteProtocol.Tcp;
+
+    /// <summary>The effective login timeout: <see cref="LoginTimeout"/>, else <see cref="DefaultLoginTimeout"/>.</summary>
+    internal TimeSpan EffectiveLoginTimeout => LoginTimeout ?? DefaultLoginTimeout;
+
+    /// <summary>The effective failed-login delay: <see cref="FailedLoginDelay"/>, else <see cref="DefaultFailedLoginDelay"/>.</summary>
+    internal TimeSpan EffectiveFailedLoginDelay => FailedLoginDelay ?? DefaultFailedLoginDelay;
+
+    /// <summary>The effective line limit: <see cref="MaxLineLength"/>, else <see cref="DefaultMaxLineLength"/>.</summary>
+    internal int EffectiveMaxLineLength => MaxLineLength ?? DefaultMaxLineLength;
+
+    /// <summary>The effective greeting name: <see cref="ServerName"/>, else <see cref="DefaultServerName"/>.</summary>
+    internal string EffectiveServerName => ServerName ?? DefaultServerName;
 
     /// <summary>The client side's effective timeout: <see cref="ClientTimeout"/>, else <see cref="IdleTimeout"/>.</summary>
     internal TimeSpan ClientIdleTimeout => ClientTimeout ?? IdleTimeout;
