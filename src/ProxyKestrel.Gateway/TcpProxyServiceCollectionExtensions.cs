@@ -11,6 +11,7 @@ using ProxyKestrel.Gateway.Health;
 using ProxyKestrel.Gateway.Lifecycle;
 using ProxyKestrel.Gateway.Mail;
 using ProxyKestrel.Gateway.Listeners;
+using ProxyKestrel.Gateway.Mail;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Configuration;
@@ -59,7 +60,11 @@ public static class TcpProxyServiceCollectionExtensions
             new TcpAccessLog(sp.GetRequiredService<ILoggerFactory>()),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Connections"),
-            sp.GetService<MailBackendChooser>()));
+            sp.GetRequiredService<MailBackendChooser>()));
+        services.TryAddSingleton(sp => new MailBackendChooser(
+            sp.GetService<IMailBackendSelector>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Mail")));
         services.TryAddSingleton(sp => new TcpProxyListenerManager(
             sp.GetServices<ITcpProxyConfigProvider>(),
             kind => TcpRouteTransports.Create(kind, sp),

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Mail;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -41,6 +43,20 @@ public static class TcpProxyBuilderExtensions
         var provider = new InMemoryTcpProxyConfigProvider(routes);
         builder.Services.AddSingleton(provider);
         builder.Services.AddSingleton<ITcpProxyConfigProvider>(provider);
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers <typeparamref name="TSelector"/> (a singleton) to choose the backend of each login on the mail routes
+    /// (<c>Protocol</c> <c>Imap</c>, <c>Pop3</c> or <c>Smtp</c>) without <c>AuthHttp</c>: its answer other than null
+    /// decides, null leaves the choice to the route's <c>Users</c> and <c>ClusterId</c>. Only the first selector
+    /// registered is used.
+    /// </summary>
+    public static ITcpProxyBuilder AddMailBackendSelector<TSelector>(this ITcpProxyBuilder builder)
+        where TSelector : class, IMailBackendSelector
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<IMailBackendSelector, TSelector>();
         return builder;
     }
 
