@@ -11,7 +11,6 @@ using ProxyKestrel.Gateway.Health;
 using ProxyKestrel.Gateway.Lifecycle;
 using ProxyKestrel.Gateway.Mail;
 using ProxyKestrel.Gateway.Listeners;
-using ProxyKestrel.Gateway.Mail;
 using ProxyKestrel.Gateway.Routing;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Configuration;

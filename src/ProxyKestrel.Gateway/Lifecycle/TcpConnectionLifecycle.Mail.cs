@@ -61,15 +61,16 @@ internal sealed partial class TcpConnectionLifecycle
                 MailLogin? login;
                 while (true)
                 {
+                    ReadOnlySequence<byte> input = io.Received;
+                    long before = input.Length;
+                    MailClientStep step = dialogue.Process(ref input, clientEnded, reply, out login);
+                    io.Consume(before - input.Length);
+                    // Every reply out before the next wait (STARTTLS's go-ahead before the handshake).
                     if (!await FlushAsync(io, reply, loginDeadline).ConfigureAwait(false))
                     {
                         return;
                     }
 
-                    ReadOnlySequence<byte> input = io.Received;
-                    long before = input.Length;
-                    MailClientStep step = dialogue.Process(ref input, clientEnded, reply, out login);
-                    io.Consume(before - input.Length);
                     if (step == MailClientStep.Login)
                     {
                         break;
@@ -77,7 +78,6 @@ internal sealed partial class TcpConnectionLifecycle
 
                     if (step == MailClientStep.Close)
                     {
-                        await FlushAsync(io, reply, loginDeadline).ConfigureAwait(false);
                         // A quit (or a client gone) before any login is abandoned; after refused logins, failed.
                         end = attempt > 1 ? TcpConnectionEnd.LoginFailed : TcpConnectionEnd.LoginAbandoned;
                         return;
@@ -85,11 +85,6 @@ internal sealed partial class TcpConnectionLifecycle
 
                     if (step == MailClientStep.StartTls)
                     {
-                        if (!await FlushAsync(io, reply, loginDeadline).ConfigureAwait(false))
-                        {
-                            return;
-                        }
-
                         if (await io.StartTlsAsync(certificate!, keepReceived: false, loginDeadline).ConfigureAwait(false) is { } failed)
                         {
                             MailFrontLog.TlsFailed(_logger, route.RouteId, client, failed);
@@ -144,7 +139,7 @@ internal sealed partial class TcpConnectionLifecycle
                 }
                 else
                 {
-                    MailFrontLog.LoginRefused(_logger, route.RouteId, protocol.ToString(), MailLines.Sanitize(login!.User), client, temporary ? "temporary" : "rejected", refusal);
+                    MailFrontLog.LoginRefused(_logger, route.RouteId, login!, client, temporary ? "temporary" : "rejected", refusal);
                 }
 
                 // 3. Refused: after the delay, the protocol's answer; the client may try again.
@@ -280,7 +275,7 @@ internal sealed partial class TcpConnectionLifecycle
 
         record.ConnectMs = (long)_time.GetElapsedTime(connectStarted).TotalMilliseconds;
         string backendName = destination.DestinationId;
-        MailFrontLog.LoginRouted(_logger, route.RouteId, login.Protocol.ToString(), MailLines.Sanitize(login.User), client, $"{clusterId}/{backendName}", attempt);
+        MailFrontLog.LoginRouted(_logger, route.RouteId, login, client, $"{clusterId}/{backendName}", attempt);
 
         // b. The PROXY header, then the login replayed; the backend's answer to the client.
         ClusterProxyProtocol proxyProtocol = TcpConnectionSteps.ProtocolOf(cluster);
@@ -338,7 +333,7 @@ internal sealed partial class TcpConnectionLifecycle
                 case MailBackendStep.Rejected:
                     // The backend's own answer is in the reply; the connection to it is done.
                     io.CloseBackend();
-                    MailFrontLog.LoginRefused(_logger, route.RouteId, login.Protocol.ToString(), MailLines.Sanitize(login.User), client, "rejected by the backend", backendName);
+                    MailFrontLog.LoginRefused(_logger, route.RouteId, login, client, "rejected by the backend", backendName);
                     record.Phase = TcpConnectionPhase.Request;
                     return ("", TcpConnectionEnd.LoginFailed);
                 case MailBackendStep.Failed:
@@ -363,7 +358,7 @@ internal sealed partial class TcpConnectionLifecycle
     private (string Refusal, TcpConnectionEnd Failure) BackendFailed(IStreamConnectionIo io, TcpRoute route, MailLogin login, string backend, string reason)
     {
         io.CloseBackend();
-        MailFrontLog.BackendLoginFailed(_logger, route.RouteId, login.Protocol.ToString(), MailLines.Sanitize(login.User), backend, reason);
+        MailFrontLog.BackendLoginFailed(_logger, route.RouteId, login, backend, reason);
         return (MailFront.TemporaryFailureText, TcpConnectionEnd.ServerAborted);
     }
 

@@ -26,6 +26,9 @@ internal sealed class StreamRelay
     private long _clientActivity;
     private long _serverActivity;
 
+    /// <summary>The backend's FIN was passed on: a Kestrel client connection closes whole then, so its reads end in an error.</summary>
+    private volatile bool _finSentToClient;
+
     /// <summary>The first cause of the end other than a normal close (a <see cref="RelayEnd"/>, -1 while none).</summary>
     private int _end = -1;
 
@@ -90,6 +93,13 @@ internal sealed class StreamRelay
         }
         catch (Exception e) when (IsConnectionEnd(e))
         {
+            if (receiving && _finSentToClient && !_cancel.IsCancellationRequested)
+            {
+                // The end of the close the backend's FIN started (Kestrel ends the reads with an abort), not the
+                // client's failure.
+                return;
+            }
+
             Fail(e, receiving ? RelayEnd.ClientAborted : RelayEnd.ServerAborted);
         }
         finally
@@ -111,6 +121,7 @@ internal sealed class StreamRelay
                 {
                     // The backend half-closed: pass the FIN on to the client after everything sent.
                     receiving = false;
+                    _finSentToClient = true;
                     await _clientConnection.ShutdownSendAsync().ConfigureAwait(false);
                     return;
                 }

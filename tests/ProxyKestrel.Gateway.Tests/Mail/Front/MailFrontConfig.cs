@@ -33,7 +33,8 @@ internal static class MailFrontConfig
             : $""" "AuthHttp": {JsonSerializer.Serialize(authHttp)}, """;
         string tlsJson = tls is null
             ? ""
-            : $""" "Tls": {{ "CertificatePath": {JsonSerializer.Serialize(tls.CertificatePath)}, "KeyPath": {JsonSerializer.Serialize(tls.KeyPath)}, "Implicit": {(implicitTls ? "true" : "false")} }}, """;
+            : "\"Tls\": { \"CertificatePath\": " + JsonSerializer.Serialize(tls.CertificatePath) + ", \"KeyPath\": " + JsonSerializer.Serialize(tls.KeyPath)
+                + ", \"Implicit\": " + (implicitTls ? "true" : "false") + " }, ";
         string route = protocol.ToLowerInvariant();
         return $$"""
             {

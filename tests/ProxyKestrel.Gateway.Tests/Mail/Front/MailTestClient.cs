@@ -112,7 +112,8 @@ internal sealed class MailTestClient : IAsyncDisposable
     public async Task StartTlsAsync(string serverName = "mail.example.test")
     {
         Assert.Equal(_start, _end);
-        var tls = new SslStream(_stream, leaveInnerStreamOpen: false, (_, _, _, _) => true);
+        // The tests' own self-signed certificate (MailFrontCertificate), known by its subject.
+        var tls = new SslStream(_stream, leaveInnerStreamOpen: false, (_, certificate, _, _) => certificate?.Subject == "CN=mail.example.test");
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName }).WaitAsync(s_timeout);
         _stream = tls;
     }
