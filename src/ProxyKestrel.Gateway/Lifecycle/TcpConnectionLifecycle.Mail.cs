@@ -78,8 +78,9 @@ internal sealed partial class TcpConnectionLifecycle
 
                     if (step == MailClientStep.Close)
                     {
-                        // A quit (or a client gone) before any login is abandoned; after refused logins, failed.
-                        end = attempt > 1 ? TcpConnectionEnd.LoginFailed : TcpConnectionEnd.LoginAbandoned;
+                        // A quit (or a client gone) before any login is abandoned; after refused logins, or for breaking
+                        // the protocol's rules, failed.
+                        end = attempt > 1 || dialogue.ClosedForViolation ? TcpConnectionEnd.LoginFailed : TcpConnectionEnd.LoginAbandoned;
                         return;
                     }
 

@@ -75,6 +75,7 @@ internal sealed class ImapClientDialogue : MailClientDialogue
             if (literal > Options.MaxLineLength || _commandBytes + literal > 4L * Options.MaxLineLength)
             {
                 WriteTooLong(reply);
+                ClosedForViolation = true;
                 return MailClientStep.Close;
             }
 

@@ -23,6 +23,12 @@ internal abstract class MailClientDialogue
     /// <summary>The options the dialogue was created with.</summary>
     public MailDialogueOptions Options { get; }
 
+    /// <summary>
+    /// The dialogue closed because the client broke the rules (a line too long, too many bad commands), not because it
+    /// quit or went away.
+    /// </summary>
+    public bool ClosedForViolation { get; private protected set; }
+
     /// <summary>The connection is encrypted: from the options, or since <see cref="TlsStarted"/>.</summary>
     public bool TlsActive { get; private set; }
 
@@ -148,6 +154,7 @@ internal abstract class MailClientDialogue
                 return MailClientStep.NeedMore;
             default:
                 WriteTooLong(reply);
+                ClosedForViolation = true;
                 return MailClientStep.Close;
         }
     }
@@ -162,6 +169,7 @@ internal abstract class MailClientDialogue
         }
 
         WriteTooManyInvalid(reply);
+        ClosedForViolation = true;
         return MailClientStep.Close;
     }
 
