@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/benchmarks.md: the codec benchmarks (BenchmarkDotNet), the TCP relay against HAProxy, the HTTP
-# route and the middleware, then the summary of every target. About 25 minutes on 2 cores.
+# route and the middleware, SNI and Host routing against HAProxy, then the summary of every target. About 30 minutes
+# on 2 cores.
 #
 #   ./eng/bench/all.sh           full runs; each script rewrites its own section of docs/benchmarks.md
 #   ./eng/bench/all.sh --smoke   every script's smoke (writes artifacts/bench/*-smoke.md, leaves docs/ alone)
@@ -13,6 +14,7 @@ if [[ "${1:-}" == "--smoke" ]]; then args=(--smoke); fi
 bash eng/bench/run.sh "${args[@]}"
 bash eng/bench/relay/run.sh "${args[@]}"
 bash eng/bench/http/run.sh "${args[@]}"
+bash eng/bench/routing/run.sh "${args[@]}"
 if (( ${#args[@]} == 0 )); then
   python3 eng/bench/summary.py
 fi

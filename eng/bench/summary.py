@@ -12,7 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sections  # noqa: E402
 
 DOC = "docs/benchmarks.md"
-SECTIONS = [("codec", "Codec"), ("relay", "TCP relay"), ("http", "HTTP and middleware")]
+SECTIONS = [("codec", "Codec"), ("relay", "TCP relay"), ("http", "HTTP and middleware"),
+            ("routing", "Routing (SNI, Host)")]
 PROFILES = [("docs/performance-tcp-profile.md", "TCP relay profile"), ("docs/performance-http-profile.md", "HTTP route profile")]
 
 
