@@ -7,7 +7,7 @@
 #      HAProxy `mode http` with `use_backend ... if { hdr(host) -i ... }` and `send-proxy-v2`, both in front of
 #      nginx `listen ... proxy_protocol`.
 #
-#   ./eng/bench/routing/run.sh           4 interleaved rounds of 5 s steps; writes the "Routing" section of
+#   ./eng/bench/routing/run.sh           6 interleaved rounds of 5 s steps; writes the "Routing" section of
 #                                        docs/benchmarks.md
 #   ./eng/bench/routing/run.sh --smoke   1 round of 1 s steps; writes artifacts/bench/routing-smoke.md and never
 #                                        touches docs/
@@ -34,7 +34,7 @@ if (( smoke )); then
   out_md=artifacts/bench/routing-smoke.md
   raw=artifacts/bench/routing-raw-smoke.jsonl; cmdline="./eng/bench/routing/run.sh --smoke"
 else
-  T=5; ROUNDS=4; WARM=2
+  T=5; ROUNDS=6; WARM=2
   out_md=docs/benchmarks.md
   raw=artifacts/bench/routing-raw.jsonl; cmdline="./eng/bench/routing/run.sh"
 fi
