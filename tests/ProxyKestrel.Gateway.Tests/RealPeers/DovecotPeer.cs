@@ -22,8 +22,9 @@ internal sealed class DovecotPeer : IAsyncDisposable
     private readonly ChildProcess _process;
     private readonly string _directory;
 
-    private DovecotPeer(ChildProcess process, string directory, string config, int imap, int pop3, int? imapPlain, int? pop3Plain)
+    private DovecotPeer(ChildProcess process, string directory, string config, int imap, int pop3, int? imapPlain, int? pop3Plain, int? auth)
     {
+        AuthPort = auth;
         _process = process;
         _directory = directory;
         Config = config;
@@ -45,6 +46,12 @@ internal sealed class DovecotPeer : IAsyncDisposable
     /// <summary>POP3 on 127.0.0.1 without a PROXY header, or null when not asked for.</summary>
     public int? Pop3PlainPort { get; }
 
+    /// <summary>
+    /// Dovecot's authentication service on 127.0.0.1 for Postfix (<c>smtpd_sasl_type = dovecot</c>,
+    /// <c>smtpd_sasl_path = inet:127.0.0.1:PORT</c>), or null when not asked for.
+    /// </summary>
+    public int? AuthPort { get; }
+
     /// <summary>The dovecot.conf text (for failure messages).</summary>
     public string Config { get; }
 
@@ -61,7 +68,8 @@ internal sealed class DovecotPeer : IAsyncDisposable
         string name,
         IReadOnlyList<(string User, string Password, string? AllowNets)> users,
         string trustedNetworks = "127.0.0.1/32",
-        bool plainListeners = false)
+        bool plainListeners = false,
+        bool authListener = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(users);
@@ -90,15 +98,16 @@ internal sealed class DovecotPeer : IAsyncDisposable
         int pop3 = FreePort.Next();
         int? imapPlain = plainListeners ? FreePort.Next() : null;
         int? pop3Plain = plainListeners ? FreePort.Next() : null;
-        string config = Configuration(instance, directory, usersPath, trustedNetworks, imap, pop3, imapPlain, pop3Plain);
+        int? auth = authListener ? FreePort.Next() : null;
+        string config = Configuration(instance, directory, usersPath, trustedNetworks, imap, pop3, imapPlain, pop3Plain, auth);
         string configPath = Path.Combine(directory, "dovecot.conf");
         await File.WriteAllTextAsync(configPath, config);
 
         var process = ChildProcess.Start(dovecot, ["-F", "-c", configPath], directory, name: "dovecot " + instance, maxCapturedChars: MaxCapturedChars);
-        var peer = new DovecotPeer(process, directory, config, imap, pop3, imapPlain, pop3Plain);
+        var peer = new DovecotPeer(process, directory, config, imap, pop3, imapPlain, pop3Plain, auth);
         try
         {
-            int[] ports = [imap, pop3, .. imapPlain is int i ? [i] : Array.Empty<int>(), .. pop3Plain is int p ? [p] : Array.Empty<int>()];
+            int[] ports = [imap, pop3, .. imapPlain is int i ? [i] : Array.Empty<int>(), .. pop3Plain is int p ? [p] : Array.Empty<int>(), .. auth is int a ? [a] : Array.Empty<int>()];
             await peer.WaitForListenersAsync(ports);
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
@@ -169,8 +178,9 @@ internal sealed class DovecotPeer : IAsyncDisposable
     }
 
     private static string Configuration(
-        string instance, string directory, string usersPath, string trustedNetworks, int imap, int pop3, int? imapPlain, int? pop3Plain)
+        string instance, string directory, string usersPath, string trustedNetworks, int imap, int pop3, int? imapPlain, int? pop3Plain, int? auth)
     {
+        string authListener = auth is int ap ? $"service auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {ap}\n  }}\n}}" : "";
         string imapPlainListener = imapPlain is int ip ? $"inet_listener imapplain {{\n    address = 127.0.0.1\n    port = {ip}\n  }}" : "";
         string pop3PlainListener = pop3Plain is int pp ? $"inet_listener pop3plain {{\n    address = 127.0.0.1\n    port = {pp}\n  }}" : "";
         return $$"""
@@ -238,6 +248,8 @@ internal sealed class DovecotPeer : IAsyncDisposable
             service anvil {
               chroot =
             }
+
+            {{authListener}}
 
             """;
     }

@@ -15,8 +15,9 @@ internal sealed class PostfixPeer : IAsyncDisposable
     private readonly string _directory;
     private readonly ChildProcess _process;
 
-    private PostfixPeer(string postfix, string directory, ChildProcess process, int postscreen, int proxySmtpd, int plainSmtpd)
+    private PostfixPeer(string postfix, string directory, ChildProcess process, int postscreen, int proxySmtpd, int plainSmtpd, int? submission)
     {
+        SubmissionPort = submission;
         _postfix = postfix;
         _directory = directory;
         _process = process;
@@ -34,6 +35,12 @@ internal sealed class PostfixPeer : IAsyncDisposable
     /// <summary>smtpd without upstream proxy protocol.</summary>
     public int PlainSmtpdPort { get; }
 
+    /// <summary>
+    /// Submission: smtpd expecting a PROXY header, with SASL AUTH from Dovecot (<c>smtpd_sasl_type = dovecot</c>), or
+    /// null when not asked for.
+    /// </summary>
+    public int? SubmissionPort { get; }
+
     /// <summary>Postfix's log so far.</summary>
     public string Log => _process.Output;
 
@@ -50,7 +57,11 @@ internal sealed class PostfixPeer : IAsyncDisposable
         }
     }
 
-    public static async Task<PostfixPeer> StartAsync()
+    /// <summary>
+    /// Starts the instance; with <paramref name="dovecotAuthPort"/> (a <see cref="DovecotPeer.AuthPort"/>) also the
+    /// submission listener, which authenticates there.
+    /// </summary>
+    public static async Task<PostfixPeer> StartAsync(int? dovecotAuthPort = null)
     {
         string postfix = RealPeerProcess.FindExecutable("postfix", "postfix");
         string directory = TempDirectory.Create("gw-postfix");
@@ -69,6 +80,12 @@ internal sealed class PostfixPeer : IAsyncDisposable
         int postscreen = FreePort.Next();
         int proxySmtpd = FreePort.Next();
         int plainSmtpd = FreePort.Next();
+        int? submission = dovecotAuthPort is null ? null : FreePort.Next();
+        string submissionService = dovecotAuthPort is int authPort
+            ? $"{submission} inet n - n - - smtpd -o smtpd_upstream_proxy_protocol=haproxy -o smtpd_sasl_auth_enable=yes"
+                + $" -o smtpd_sasl_type=dovecot -o smtpd_sasl_path=inet:127.0.0.1:{authPort} -o smtpd_sasl_security_options=noanonymous"
+                + " -o smtpd_relay_restrictions=permit_sasl_authenticated,reject -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
+            : "";
         string settings = string.Join('\n', File.ReadAllLines(Path.Combine(RepoPaths.Root, "eng", "postfix", "main-settings.cf")).Where(l => !l.StartsWith('#')));
         string main = $"""
             queue_directory = {queue}
@@ -81,6 +98,7 @@ internal sealed class PostfixPeer : IAsyncDisposable
             {postscreen} inet n - n - 1 postscreen
             {proxySmtpd} inet n - n - - smtpd -o smtpd_upstream_proxy_protocol=haproxy
             {plainSmtpd} inet n - n - - smtpd
+            {submissionService}
             {services}
 
             """;
@@ -88,7 +106,7 @@ internal sealed class PostfixPeer : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(etc, "master.cf"), master);
         await RunCheckedAsync(postfix, "-c", etc, "check");
         var process = ChildProcess.Start(postfix, ["-c", etc, "start-fg"], directory, name: "postfix");
-        var peer = new PostfixPeer(postfix, directory, process, postscreen, proxySmtpd, plainSmtpd);
+        var peer = new PostfixPeer(postfix, directory, process, postscreen, proxySmtpd, plainSmtpd, submission);
         try
         {
             await process.WaitForLineAsync(new Regex("daemon started"), TimeSpan.FromSeconds(15));

@@ -26,6 +26,10 @@ internal static class MailFrontConfig
     public static string Pop3(int port, DovecotPeer pop1, DovecotPeer pop2, string? authHttp = null) =>
         Route("Pop3", port, pop1.Pop3Port, pop2.Pop3Port, "00:00:00", allowPlaintext: true, tls: null, implicitTls: false, authHttp);
 
+    /// <summary>An SMTP submission route: users A–M to <paramref name="submission1"/>, N–Z to <paramref name="submission2"/> (ports).</summary>
+    public static string Smtp(int port, int submission1, int submission2) =>
+        Route("Smtp", port, submission1, submission2, "00:00:00", allowPlaintext: true, tls: null, implicitTls: false, authHttp: null);
+
     private static string Route(string protocol, int port, int backend1, int backend2, string failedLoginDelay, bool allowPlaintext, MailFrontCertificate? tls, bool implicitTls, string? authHttp)
     {
         string rules = authHttp is null
