@@ -148,4 +148,23 @@ public sealed class MailFrontImapTests
         await imap1.WaitForLogAsync($"Login: user=<alice>, method=PLAIN, rip={Client}", s_logTimeout);
         Assert.StartsWith("a2 OK ", (await client.CommandAsync("a2 LOGOUT", "a2 "))[^1], StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Login_BehindAnUpstreamProxy_TheHeadersClientReachesTheBackend()
+    {
+        await using DovecotPeer imap1 = await DovecotPeer.StartAsync("front-upstream1", [("alice", "alice-pw", null)]);
+        string json = MailFrontConfig.Imap(FreePort.Next(), imap1, imap2Port: FreePort.Next()).Replace(
+            "\"Protocol\": \"Imap\",", "\"Protocol\": \"Imap\", \"AcceptProxyProtocol\": { \"TrustedNetworks\": [ \"127.0.0.2/32\" ] },", StringComparison.Ordinal);
+        await using GatewayHost gateway = await GatewayHost.StartAsync(json);
+        await using MailTestClient client = await MailTestClient.ConnectAsync(Client, gateway.EndPointOf("imap").Port);
+        var header = new byte[64];
+        int length = ProxyV2HeaderWriter.Proxy(header, System.Net.IPAddress.Parse("127.0.0.9"), 4242, System.Net.IPAddress.Loopback, 143).Complete();
+
+        // The header and the first command in one write: the mail front starts after the header, with the command.
+        await client.SendAsync(System.Text.Encoding.Latin1.GetString(header, 0, length) + "a1 LOGIN alice alice-pw\r\n");
+
+        Assert.StartsWith("* OK ", await client.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("a1 OK ", (await client.ReadUntilAsync("a1 "))[^1], StringComparison.Ordinal);
+        await imap1.WaitForLogAsync("Login: user=<alice>, method=PLAIN, rip=127.0.0.9, rport=4242", s_logTimeout);
+    }
 }
