@@ -154,11 +154,11 @@ internal sealed partial class TcpConnectionLifecycle
                 {
                     if (temporary)
                     {
-                        dialogue.WriteTemporaryFailure(reply, login!, refusal);
+                        dialogue.WriteTemporaryFailure(reply, login!, refusal, choice.ErrorCode);
                     }
                     else
                     {
-                        dialogue.WriteLoginRejected(reply, login!, refusal);
+                        dialogue.WriteLoginRejected(reply, login!, refusal, choice.ErrorCode);
                     }
                 }
                 else

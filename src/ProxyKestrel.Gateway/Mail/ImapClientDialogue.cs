@@ -106,7 +106,7 @@ internal sealed class ImapClientDialogue : MailClientDialogue
         _authenticateTag = null;
     }
 
-    private protected override void WriteLoginAnswer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary) =>
+    private protected override void WriteLoginAnswer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary, string? smtpCode) =>
         MailLines.Write(reply, $"{login.Tag ?? "*"} NO [{(temporary ? "UNAVAILABLE" : "AUTHENTICATIONFAILED")}] {text}");
 
     private protected override void WriteTooLong(IBufferWriter<byte> reply) => MailLines.Write(reply, "* BYE Line too long");

@@ -107,12 +107,12 @@ internal abstract class MailClientDialogue
     }
 
     /// <summary>Answers the outstanding <paramref name="login"/>: no backend could take it now. The client may try again.</summary>
-    public void WriteTemporaryFailure(IBufferWriter<byte> reply, MailLogin login, string text) =>
-        Answer(reply, login, text, temporary: true);
+    public void WriteTemporaryFailure(IBufferWriter<byte> reply, MailLogin login, string text, string? smtpCode = null) =>
+        Answer(reply, login, text, temporary: true, smtpCode);
 
     /// <summary>Answers the outstanding <paramref name="login"/>: the credentials are refused. The dialogue waits for a login again.</summary>
-    public void WriteLoginRejected(IBufferWriter<byte> reply, MailLogin login, string text) =>
-        Answer(reply, login, text, temporary: false);
+    public void WriteLoginRejected(IBufferWriter<byte> reply, MailLogin login, string text, string? smtpCode = null) =>
+        Answer(reply, login, text, temporary: false, smtpCode);
 
     /// <summary>
     /// The outstanding login was answered by the backend (its refusal passed on to the client as it said it): the
@@ -135,7 +135,8 @@ internal abstract class MailClientDialogue
     private protected abstract void OnTlsStarted();
 
     /// <summary>Writes the protocol's line for a temporary failure or a rejected login.</summary>
-    private protected abstract void WriteLoginAnswer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary);
+    /// <remarks><paramref name="smtpCode"/>: an SMTP reply code (<c>535 5.7.0</c>) to use instead of the default; IMAP and POP3 have none.</remarks>
+    private protected abstract void WriteLoginAnswer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary, string? smtpCode);
 
     /// <summary>Writes the reply for a line or literal over <see cref="MailDialogueOptions.MaxLineLength"/>.</summary>
     private protected abstract void WriteTooLong(IBufferWriter<byte> reply);
@@ -173,7 +174,7 @@ internal abstract class MailClientDialogue
         return MailClientStep.Close;
     }
 
-    private void Answer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary)
+    private void Answer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary, string? smtpCode)
     {
         ArgumentNullException.ThrowIfNull(reply);
         ArgumentNullException.ThrowIfNull(login);
@@ -184,6 +185,6 @@ internal abstract class MailClientDialogue
         }
 
         _loginOutstanding = false;
-        WriteLoginAnswer(reply, login, MailLines.Sanitize(text), temporary);
+        WriteLoginAnswer(reply, login, MailLines.Sanitize(text), temporary, smtpCode);
     }
 }

@@ -111,7 +111,7 @@ internal sealed class Pop3ClientDialogue : MailClientDialogue
         _awaitingSaslResponse = false;
     }
 
-    private protected override void WriteLoginAnswer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary) =>
+    private protected override void WriteLoginAnswer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary, string? smtpCode) =>
         MailLines.Write(reply, $"-ERR [{(temporary ? "SYS/TEMP" : "AUTH")}] {text}");
 
     private protected override void WriteTooLong(IBufferWriter<byte> reply) => MailLines.Write(reply, "-ERR Line too long");

@@ -7,7 +7,7 @@ namespace ProxyKestrel.Gateway.Mail;
 /// The gateway's SMTP submission side before AUTH (RFC 5321, RFC 4954): EHLO / HELO, NOOP, RSET, STARTTLS (RFC 3207),
 /// AUTH PLAIN and AUTH LOGIN with or without an initial response, QUIT; mail transactions need AUTH first.
 /// </summary>
-internal sealed class SmtpClientDialogue : MailClientDialogue
+internal sealed partial class SmtpClientDialogue : MailClientDialogue
 {
     private const string Username64 = "VXNlcm5hbWU6";
     private const string Password64 = "UGFzc3dvcmQ6";
@@ -120,8 +120,18 @@ internal sealed class SmtpClientDialogue : MailClientDialogue
         _authLoginUser = null;
     }
 
-    private protected override void WriteLoginAnswer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary) =>
-        MailLines.Write(reply, temporary ? $"454 4.7.0 {text}" : $"535 5.7.8 {text}");
+    private protected override void WriteLoginAnswer(IBufferWriter<byte> reply, MailLogin login, string text, bool temporary, string? smtpCode) =>
+        MailLines.Write(reply, $"{(IsReplyCode(smtpCode, temporary) ? smtpCode : temporary ? "454 4.7.0" : "535 5.7.8")} {text}");
+
+    /// <summary>
+    /// A reply code an auth script may give (<c>Auth-Error-Code</c>): a 4xx for a temporary failure, a 5xx for a
+    /// refusal, optionally with an enhanced status code of the same class; anything else is not used.
+    /// </summary>
+    private static bool IsReplyCode([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? code, bool temporary) =>
+        code is not null && ReplyCode().IsMatch(code) && code[0] == (temporary ? '4' : '5') && (code.Length == 3 || code[4] == code[0]);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[45][0-9]{2}( [45]\.[0-9]{1,3}\.[0-9]{1,3})?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex ReplyCode();
 
     private protected override void WriteTooLong(IBufferWriter<byte> reply) => MailLines.Write(reply, "500 5.5.6 Line too long");
 

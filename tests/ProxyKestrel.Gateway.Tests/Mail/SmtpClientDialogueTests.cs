@@ -127,4 +127,31 @@ public class SmtpClientDialogueTests
         Assert.Equal("535 5.7.8 Authentication credentials invalid\r\n454 4.7.0 Try again later\r\n", Text(reply.WrittenMemory));
         Assert.Equal("Smtp|PLAIN|u|" + Convert.ToHexString("good"u8) + "|-||c", Describe(second.Login));
     }
+
+    [Theory]
+    [InlineData(false, "535 5.7.0", "535 5.7.0 No")]
+    [InlineData(false, "550", "550 No")]
+    [InlineData(true, "451 4.3.0", "451 4.3.0 No")]
+    [InlineData(false, "451 4.3.0", "535 5.7.8 No")]
+    [InlineData(true, "535 5.7.0", "454 4.7.0 No")]
+    [InlineData(false, "535 4.7.0", "535 5.7.8 No")]
+    [InlineData(false, "535 5.7.0\r\n250 OK", "535 5.7.8 No")]
+    [InlineData(false, null, "535 5.7.8 No")]
+    public void WriteLoginAnswer_AuthScriptsReplyCode_UsedOnlyWhenItFitsTheAnswer(bool temporary, string? code, string expected)
+    {
+        MailClientDialogue dialogue = Smtp(Open);
+        MailClientRun run = Run(dialogue, "EHLO c\r\nAUTH PLAIN " + B64("\0u\0pw") + "\r\n");
+        var reply = new ArrayBufferWriter<byte>();
+
+        if (temporary)
+        {
+            dialogue.WriteTemporaryFailure(reply, run.Login!, "No", code);
+        }
+        else
+        {
+            dialogue.WriteLoginRejected(reply, run.Login!, "No", code);
+        }
+
+        Assert.Equal(expected + "\r\n", Text(reply.WrittenMemory));
+    }
 }
