@@ -9,7 +9,7 @@
 # /usr/sbin/policy-rc.d returning 101); tests start their own instances.
 set -euo pipefail
 
-DEFAULT_PEERS=(haproxy nginx libnginx-mod-stream curl postfix swaks dovecot-imapd dovecot-pop3d)
+DEFAULT_PEERS=(haproxy nginx libnginx-mod-stream curl postfix swaks dovecot-imapd dovecot-pop3d unbound dnsdist pdns-recursor)
 
 if [[ $# -gt 0 ]]; then
   PEERS=("$@")
@@ -75,8 +75,11 @@ done
 # Stop any service that was started anyway (tests run their own instances).
 for pkg in "${missing[@]}"; do
   case "$pkg" in
-    haproxy|nginx|postfix)
+    haproxy|nginx|postfix|unbound|dnsdist)
       "${SUDO[@]}" service "$pkg" stop >/dev/null 2>&1 || true
+      ;;
+    pdns-recursor)
+      "${SUDO[@]}" service pdns-recursor stop >/dev/null 2>&1 || true
       ;;
     dovecot-*)
       "${SUDO[@]}" service dovecot stop >/dev/null 2>&1 || true
