@@ -329,6 +329,33 @@ public static class FreePort
             listener.Stop();
         }
     }
+
+    /// <summary>
+    /// A port on 127.0.0.1 that was free a moment ago for UDP and for TCP alike (DNS servers bind both on one port).
+    /// </summary>
+    public static int NextUdpAndTcp()
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            int port = ((IPEndPoint)udp.LocalEndPoint!).Port;
+            var tcp = new TcpListener(IPAddress.Loopback, port);
+            try
+            {
+                tcp.Start();
+                return port;
+            }
+            catch (SocketException) when (attempt < 20)
+            {
+                // Taken for TCP: try another.
+            }
+            finally
+            {
+                tcp.Stop();
+            }
+        }
+    }
 }
 
 /// <summary>Temporary directories for child processes (configuration files, pid, temp paths).</summary>
