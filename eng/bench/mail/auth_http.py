@@ -7,7 +7,8 @@
 `Auth-Server: 127.0.0.1`, `Auth-Port: BACKEND_PORT` when the password matches USERS_FILE (`user:{PLAIN}password...`
 lines, Dovecot's passwd-file), else `Auth-Status: Invalid login or password` with `Auth-Wait: 1`. Keep-alive follows
 the request (HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0, which nginx sends, closes it).
-`GET /stats` answers a JSON object: requests per route, refusals, malformed requests. Stdlib asyncio only, one thread.
+`GET /stats` answers a JSON object: requests and connections (by the route of their first request) per route,
+refusals, malformed requests. Stdlib asyncio only, one thread.
 """
 import asyncio
 import json
@@ -29,10 +30,11 @@ class AuthServer:
     def __init__(self, users, routes):
         self.users = users
         self.routes = routes
-        self.stats = {"requests": {name: 0 for name in routes}, "refused": 0, "bad": 0}
+        self.stats = {"requests": {name: 0 for name in routes}, "connections": {name: 0 for name in routes},
+                      "refused": 0, "bad": 0}
 
-    def answer(self, path, headers):
-        """(status line, extra headers, body) for one request."""
+    def answer(self, path, headers, first):
+        """(status line, extra headers, body) for one request; FIRST: the first request of its connection."""
         if path == b"/stats":
             return b"200 OK", [b"Content-Type: application/json"], json.dumps(self.stats).encode()
         name = path.lstrip(b"/").decode("ascii", "replace")
@@ -40,6 +42,7 @@ class AuthServer:
             self.stats["bad"] += 1
             return b"404 Not Found", [], b""
         self.stats["requests"][name] += 1
+        self.stats["connections"][name] += first
         user = unquote_to_bytes(headers.get(b"auth-user", b""))
         password = unquote_to_bytes(headers.get(b"auth-pass", b""))
         if headers.get(b"auth-protocol") != b"imap" or self.users.get(user) != password:
@@ -49,6 +52,7 @@ class AuthServer:
         return b"200 OK", [b"Auth-Status: OK", b"Auth-Server: 127.0.0.1", b"Auth-Port: " + port], b""
 
     async def serve(self, reader, writer):
+        first = True
         try:
             while True:
                 try:
@@ -65,7 +69,8 @@ class AuthServer:
                     key, sep, value = line.partition(b":")
                     if sep:
                         headers[key.strip().lower()] = value.strip()
-                status, extra, body = self.answer(parts[1], headers)
+                status, extra, body = self.answer(parts[1], headers, first)
+                first = False
                 keep = parts[2] == b"HTTP/1.1" and headers.get(b"connection", b"").lower() != b"close"
                 out = [b"HTTP/1.1 " + status, *extra, b"Content-Length: " + str(len(body)).encode(),
                        b"Connection: " + (b"keep-alive" if keep else b"close"), b"", b""]

@@ -135,7 +135,7 @@ def report(a):
         "",
         "It installs nginx, libnginx-mod-mail and dovecot-imapd with apt-get if they are missing, builds the",
         "gateway, starts every process in the foreground on free loopback ports and stops them on exit. `--smoke`",
-        "(1 round of 2 s steps) writes `artifacts/bench/mail-smoke.md` instead of this page. Raw samples:",
+        "(1 s of warm-up, 1 round of 2 s steps) writes `artifacts/bench/mail-smoke.md` instead of this page. Raw samples:",
         "`artifacts/bench/mail-raw*.jsonl`.",
         "",
         "### Machine",
@@ -143,7 +143,8 @@ def report(a):
         f"- Date (UTC): {a.date}",
         f"- CPU: {a.cpu}, {a.cores} logical cores (shared); kernel {a.kernel}",
         f"- {a.nginx}; Dovecot {a.dovecot}; .NET SDK {a.dotnet}; {a.python} (load generator and auth_http)",
-        f"- {a.rounds} round(s) × {a.seconds} s per path; the whole run took {a.wall} s including the build",
+        f"- {a.warm} s of warm-up per path (not recorded: Dovecot's processes, the gateway's JIT), then {a.rounds} "
+        f"round(s) × {a.seconds} s per path; the whole run took {a.wall} s including the build",
         f"- Load average at the start {a.load_start}, at the end {a.load_end}",
     ]
     others = ", ".join(filter(None, [a.others_start.strip(" ,"), a.others_end.strip(" ,")]))
@@ -188,7 +189,9 @@ def report(a):
         lines.append(f"| {rip} | {lport} | {count:,} | {name} |")
     requests = auth.get("requests", {})
     num = lambda v: f"{v:,}" if isinstance(v, int) else "–"  # noqa: E731
-    lines += ["", f"auth_http requests: /gateway {num(requests.get('gateway'))}, /nginx {num(requests.get('nginx'))}; "
+    conns = auth.get("connections", {})
+    lines += ["", f"auth_http requests: /gateway {num(requests.get('gateway'))} over {num(conns.get('gateway'))} "
+              f"connections, /nginx {num(requests.get('nginx'))} over {num(conns.get('nginx'))} connections; "
               f"refused {num(auth.get('refused'))}, malformed {num(auth.get('bad'))}. Dovecot login processes that "
               f"ended without a login: {a.dovecot_refused}.", ""]
     if error_notes:
@@ -221,7 +224,7 @@ def main():
     elif len(sys.argv) > 1 and sys.argv[1] == "report":
         p = argparse.ArgumentParser()
         for k in ["raw", "out", "smoke", "date", "cpu", "cores", "kernel", "nginx", "dovecot", "dotnet", "python",
-                  "command", "seconds", "rounds", "conns", "procs", "users", "source", "wall", "transport",
+                  "command", "seconds", "rounds", "warm", "conns", "procs", "users", "source", "wall", "transport",
                   "port-direct", "port-gateway", "seen", "dovecot-refused", "auth-stats", "others-start",
                   "others-end", "load-start", "load-end"]:
             p.add_argument("--" + k, default="")

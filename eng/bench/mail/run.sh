@@ -3,9 +3,11 @@
 # both asking the same auth_http server, both in front of the same Dovecot, on loopback; "direct" (no proxy) as
 # the baseline.
 #
-#   ./eng/bench/mail/run.sh           5 interleaved rounds of 10 s steps; rewrites the section "IMAP logins: the
-#                                     gateway's mail front vs nginx mail" of docs/benchmarks.md
-#   ./eng/bench/mail/run.sh --smoke   1 round of 2 s steps; writes artifacts/bench/mail-smoke.md, never touches docs/
+#   ./eng/bench/mail/run.sh           10 s of warm-up per path, then 5 interleaved rounds of 10 s steps; rewrites
+#                                     the section "IMAP logins: the gateway's mail front vs nginx mail" of
+#                                     docs/benchmarks.md
+#   ./eng/bench/mail/run.sh --smoke   1 s of warm-up, 1 round of 2 s steps; writes artifacts/bench/mail-smoke.md and
+#                                     never touches docs/
 #   TcpProxy__Transport=Sockets ./eng/bench/mail/run.sh
 #                                     the gateway on its portable socket transport instead of the default (Auto)
 #
@@ -36,7 +38,7 @@ if (( smoke )); then
   out_md=artifacts/bench/mail-smoke.md; raw=artifacts/bench/mail-raw-smoke.jsonl
   cmdline="./eng/bench/mail/run.sh --smoke"
 else
-  T=10; ROUNDS=5; WARM=3
+  T=10; ROUNDS=5; WARM=10
   out_md=docs/benchmarks.md; raw=artifacts/bench/mail-raw.jsonl
   cmdline="./eng/bench/mail/run.sh"
 fi
@@ -268,7 +270,8 @@ load() { # path seconds output
     --seconds "$2" --users "$USERS" --source "$SOURCE" --label "$1" >"$3" 2>"$3.err"
 }
 
-# A short warm-up through each path (JIT, Dovecot's processes and maildirs), not recorded.
+# A warm-up through each path, not recorded: Dovecot's processes and maildirs, and the gateway's JIT (under this
+# load its tiered compilation keeps a thread busy for the first ~10 s).
 for r in "${paths[@]}"; do
   log "warm-up via $r"
   load "$r" "$WARM" "$work/warm-$r.json" || { log "warm-up via $r failed: $(tail -c 600 "$work/warm-$r.json.err")"; exit 1; }
@@ -315,7 +318,7 @@ python3 "$report_py" report \
   --raw "$raw" --out "$out_md" --smoke "$smoke" \
   --date "$(date -u '+%Y-%m-%d %H:%M')" --cpu "$cpu_model" --cores "$(nproc)" --kernel "$(uname -r)" \
   --nginx "$ver_nginx" --dovecot "$ver_dovecot" --dotnet "$ver_dotnet" --python "$ver_python" \
-  --command "$cmdline" --seconds "$T" --rounds "$ROUNDS" --conns "$CONNS" --procs "$PROCS" --users "$USERS" \
+  --command "$cmdline" --seconds "$T" --rounds "$ROUNDS" --warm "$WARM" --conns "$CONNS" --procs "$PROCS" --users "$USERS" \
   --source "$SOURCE" --wall "$(( $(date +%s) - started_at ))" --transport "${TcpProxy__Transport:-Auto}" \
   --port-direct "$D_PLAIN" --port-gateway "$GW" --seen "$seen" --dovecot-refused "$refused" \
   --auth-stats "$auth_stats" --others-start "$others_at_start" --others-end "$others_at_end" \
