@@ -145,14 +145,18 @@ def report(a):
         f"- {a.nginx}; Dovecot {a.dovecot}; .NET SDK {a.dotnet}; {a.python} (load generator and auth_http)",
         f"- {a.warm} s of warm-up per path (not recorded: Dovecot's processes, the gateway's JIT), then {a.rounds} "
         f"round(s) × {a.seconds} s per path; the whole run took {a.wall} s including the build",
-        f"- Load average at the start {a.load_start}, at the end {a.load_end}",
+        f"- Load average before this run's processes started: {a.load_start}",
     ]
     others = ", ".join(filter(None, [a.others_start.strip(" ,"), a.others_end.strip(" ,")]))
+    outside = [s["other"] for s in samples if s.get("other") is not None]
+    outside_text = (f"processes outside this benchmark used a median {statistics.median(outside):.2f} cores "
+                    f"(at most {max(outside):.2f}) during the steps (the `other` row)") if outside else ""
     if others:
-        lines.append(f"- **Shared**: other benchmark scripts were running ({others}); see the \"other\" CPU row")
+        lines.append(f"- **Shared**: other benchmark scripts were running ({others}); {outside_text}")
+    elif outside and statistics.median(outside) > 0.15:
+        lines.append(f"- **Shared**: no other benchmark script was running at the start or the end, but {outside_text}")
     else:
-        lines.append("- No other benchmark script was running at the start or the end of the run; the \"other\" CPU row")
-        lines.append("  shows what else used the machine during each step")
+        lines.append(f"- Not shared with another benchmark script (none at the start or the end); {outside_text}")
     lines += ["", "### Results", ""]
     lines += ["| figure | direct | nginx | gateway | gateway/nginx |", "|---|---:|---:|---:|---:|"]
     for key, label, unit, decimals, na, with_ratio in FIGURES:
@@ -226,7 +230,7 @@ def main():
         for k in ["raw", "out", "smoke", "date", "cpu", "cores", "kernel", "nginx", "dovecot", "dotnet", "python",
                   "command", "seconds", "rounds", "warm", "conns", "procs", "users", "source", "wall", "transport",
                   "port-direct", "port-gateway", "seen", "dovecot-refused", "auth-stats", "others-start",
-                  "others-end", "load-start", "load-end"]:
+                  "others-end", "load-start"]:
             p.add_argument("--" + k, default="")
         report(p.parse_args(sys.argv[2:]))
     else:

@@ -322,5 +322,5 @@ python3 "$report_py" report \
   --source "$SOURCE" --wall "$(( $(date +%s) - started_at ))" --transport "${TcpProxy__Transport:-Auto}" \
   --port-direct "$D_PLAIN" --port-gateway "$GW" --seen "$seen" --dovecot-refused "$refused" \
   --auth-stats "$auth_stats" --others-start "$others_at_start" --others-end "$others_at_end" \
-  --load-start "$load_at_start" --load-end "$(cut -d' ' -f1-3 /proc/loadavg)"
+  --load-start "$load_at_start"
 log "wrote $out_md in $(( $(date +%s) - started_at )) s (raw: $raw)"
