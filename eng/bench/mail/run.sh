@@ -285,11 +285,11 @@ for ((round = 0; round < ROUNDS; round++)); do
     log "round $((round + 1))/$ROUNDS: $T s of sessions via $r"
     f="$work/load-$round-$r.json"
     read -r m0 idle0 < <(machine)
-    p0=$(proxy_ticks "$r"); a0=$(ticks "$auth_pid"); d0=$(dovecot_ticks)
+    p0=$(proxy_ticks "$r"); a0=$(ticks "$auth_pid"); d0=$(dovecot_ticks); n0=$(proxy_ticks nginx); g0=$(proxy_ticks gateway)
     if load "$r" "$T" "$f"; then
-      p1=$(proxy_ticks "$r"); a1=$(ticks "$auth_pid"); d1=$(dovecot_ticks)
+      p1=$(proxy_ticks "$r"); a1=$(ticks "$auth_pid"); d1=$(dovecot_ticks); n1=$(proxy_ticks nginx); g1=$(proxy_ticks gateway)
       read -r m1 idle1 < <(machine)
-      python3 "$report_py" step "$f" "$r" "$round" $((p1 - p0)) $((a1 - a0)) $((d1 - d0)) \
+      python3 "$report_py" step "$f" "$r" "$round" $((p1 - p0)) $((a1 - a0)) $((d1 - d0)) $((n1 - n0 + g1 - g0)) \
         $((m1 - m0)) $((idle1 - idle0)) "$CLK_TCK" "$(nproc)" >>"$raw"
     else
       log "load via $r failed: $(tail -c 600 "$f.err" | tr '\n' ' ')"
