@@ -11,7 +11,8 @@ namespace ProxyKestrel.Gateway.Tests.Mail.Front;
 /// </summary>
 internal sealed class MailTestClient : IAsyncDisposable
 {
-    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
+    // Dovecot's auth penalty (anvil) doubles the wait after each refused login from one address, up to 15 s.
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
     private readonly Socket _socket;
     private Stream _stream;
     private readonly byte[] _buffer = new byte[16 * 1024];
