@@ -32,15 +32,58 @@ internal sealed class IPNetworkSet
     public bool Contains(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        IPAddress normalized = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        Span<byte> bytes = stackalloc byte[16];
+        return address.TryWriteBytes(bytes, out int length) && Contains(bytes[..length]);
+    }
+
+    /// <summary>
+    /// True when the address given by its network-order bytes (4 for IPv4, 16 for IPv6) lies in one of the networks;
+    /// an IPv4-mapped IPv6 address is compared as IPv4. Creates no <see cref="IPAddress"/>; other lengths match nothing.
+    /// </summary>
+    public bool Contains(ReadOnlySpan<byte> addressBytes)
+    {
+        if (addressBytes.Length == 16 && IsIPv4Mapped(addressBytes))
+        {
+            addressBytes = addressBytes[12..];
+        }
+
+        if (addressBytes.Length is not (4 or 16))
+        {
+            return false;
+        }
+
+        Span<byte> baseBytes = stackalloc byte[16];
         foreach (IPNetwork network in _networks)
         {
-            if (network.Contains(normalized))
+            if (network.BaseAddress.TryWriteBytes(baseBytes, out int length)
+                && length == addressBytes.Length
+                && PrefixMatches(addressBytes, baseBytes[..length], network.PrefixLength))
             {
                 return true;
             }
         }
 
         return false;
+    }
+
+    private static bool IsIPv4Mapped(ReadOnlySpan<byte> address) =>
+        address[..10].IndexOfAnyExcept((byte)0) < 0 && address[10] == 0xFF && address[11] == 0xFF;
+
+    private static bool PrefixMatches(ReadOnlySpan<byte> address, ReadOnlySpan<byte> network, int prefixLength)
+    {
+        int whole = prefixLength / 8;
+        if (!address[..whole].SequenceEqual(network[..whole]))
+        {
+            return false;
+        }
+
+        int rest = prefixLength % 8;
+        if (rest == 0)
+        {
+            return true;
+        }
+
+        int mask = (0xFF << (8 - rest)) & 0xFF;
+        return (address[whole] & mask) == (network[whole] & mask);
     }
 }
