@@ -19,6 +19,7 @@ if (builder.Configuration["config"] is { Length: > 0 } extra)
 
 builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy")).AddProxyProtocolForwarding();
 builder.Services.AddTcpProxy().LoadFromConfig(builder.Configuration.GetSection("TcpProxy"));
+builder.Services.AddUdpProxy(builder.Configuration.GetSection("UdpProxy"));
 
 // /readyz: ASP.NET Core health checks, the gateway's readiness among them; add the application's own checks here.
 builder.Services.AddHealthChecks().AddTcpProxyReadiness();

@@ -44,13 +44,7 @@ public static class TcpProxyServiceCollectionExtensions
     public static ITcpProxyBuilder AddTcpProxy(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IClusterValidator, ProxyProtocolClusterValidator>());
-        services.TryAddSingleton(sp => new TcpProxyMetrics(sp.GetService<IMeterFactory>()));
-        services.TryAddSingleton(sp => new DestinationConnector(
-            sp.GetServices<ILoadBalancingPolicy>(),
-            sp.GetRequiredService<IDestinationHealthUpdater>(),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Destinations"),
-            sp.GetRequiredService<TcpProxyMetrics>()));
+        services.AddGatewayCore();
         services.TryAddSingleton(sp => new TcpConnectionLifecycle(
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetRequiredService<DestinationConnector>(),
@@ -73,11 +67,24 @@ public static class TcpProxyServiceCollectionExtensions
         services.TryAddSingleton<ITcpProxyEndpoints>(sp => sp.GetRequiredService<TcpProxyListenerManager>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TcpProxyListenerManager>(sp => sp.GetRequiredService<TcpProxyListenerManager>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigChangeListener, ClusterChangeListener>(sp => new ClusterChangeListener(sp)));
+        return new TcpProxyBuilder(services);
+    }
+
+    /// <summary>What the TCP and the UDP routes share: the cluster metadata validator, the load balancing and passive health, the active health checks.</summary>
+    internal static IServiceCollection AddGatewayCore(this IServiceCollection services)
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IClusterValidator, ProxyProtocolClusterValidator>());
+        services.TryAddSingleton(sp => new TcpProxyMetrics(sp.GetService<IMeterFactory>()));
+        services.TryAddSingleton(sp => new DestinationConnector(
+            sp.GetServices<ILoadBalancingPolicy>(),
+            sp.GetRequiredService<IDestinationHealthUpdater>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Destinations"),
+            sp.GetRequiredService<TcpProxyMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TcpActiveHealthChecker>(sp => new TcpActiveHealthChecker(
             sp.GetRequiredService<IProxyStateLookup>(),
             sp.GetRequiredService<IDestinationHealthUpdater>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyKestrel.Gateway.Health"))));
-        return new TcpProxyBuilder(services);
+        return services;
     }
 }

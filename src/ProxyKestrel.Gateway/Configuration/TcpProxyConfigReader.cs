@@ -205,7 +205,7 @@ internal static class TcpProxyConfigReader
         return route;
     }
 
-    private static ProxyProtocolOptions ReadAcceptProxyProtocol(IConfigurationSection section, List<string> errors)
+    internal static ProxyProtocolOptions ReadAcceptProxyProtocol(IConfigurationSection section, List<string> errors)
     {
         var options = new ProxyProtocolOptions();
         foreach (IConfigurationSection child in section.GetChildren())
@@ -355,7 +355,7 @@ internal static class TcpProxyConfigReader
         return null;
     }
 
-    private static List<string> ReadList(IConfigurationSection section)
+    internal static List<string> ReadList(IConfigurationSection section)
     {
         if (section.Value is { } single)
         {
@@ -366,7 +366,7 @@ internal static class TcpProxyConfigReader
     }
 
     /// <summary>The time span <paramref name="section"/> holds; null (and an error) when it is not one.</summary>
-    private static TimeSpan? ReadTimeSpan(IConfigurationSection section, List<string> errors)
+    internal static TimeSpan? ReadTimeSpan(IConfigurationSection section, List<string> errors)
     {
         if (TimeSpan.TryParse(section.Value, CultureInfo.InvariantCulture, out TimeSpan value))
         {
@@ -377,6 +377,6 @@ internal static class TcpProxyConfigReader
         return null;
     }
 
-    private static string? Match(string key, string[] keys) =>
+    internal static string? Match(string key, string[] keys) =>
         keys.FirstOrDefault(k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
 }

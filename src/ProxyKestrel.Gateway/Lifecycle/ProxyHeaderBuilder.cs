@@ -17,11 +17,11 @@ internal static class ProxyHeaderBuilder
     /// <summary>A TLV's type and length bytes.</summary>
     private const int TlvOverhead = 3;
 
-    /// <summary>Whether <see cref="Build"/> writes a unique-id TLV (and so reads its <c>uniqueId</c>) for this cluster.</summary>
+    /// <summary>Whether <c>Build</c> writes a unique-id TLV (and so reads its <c>uniqueId</c>) for this cluster.</summary>
     public static bool WritesUniqueId(ClusterProxyProtocol protocol) =>
         protocol.Version == ProxyProtocolVersion.V2 && (protocol.Tlvs & ProxyProtocolTlvSelection.UniqueId) != 0;
 
-    /// <summary>Writes the header into a buffer rented from the pool; the caller returns it.</summary>
+    /// <summary>Writes the header of a TCP connection into a buffer rented from the pool; the caller returns it.</summary>
     public static int Build(
         ClusterProxyProtocol protocol,
         EndPoint? client,
@@ -30,6 +30,22 @@ internal static class ProxyHeaderBuilder
         bool hasUpstream,
         string? serverName,
         string uniqueId,
+        out byte[] rented) =>
+        Build(protocol, client, dialled, upstream, hasUpstream, serverName, uniqueId, ProxyTransport.Stream, out rented);
+
+    /// <summary>
+    /// Writes the header into a buffer rented from the pool; the caller returns it. <paramref name="transport"/>:
+    /// <see cref="ProxyTransport.Datagram"/> for UDP (v2 only: <c>UDP4</c>/<c>UDP6</c>).
+    /// </summary>
+    public static int Build(
+        ClusterProxyProtocol protocol,
+        EndPoint? client,
+        EndPoint? dialled,
+        in ProxyHeader upstream,
+        bool hasUpstream,
+        string? serverName,
+        string uniqueId,
+        ProxyTransport transport,
         out byte[] rented)
     {
         int passthroughSize = hasUpstream && (protocol.Tlvs & ProxyProtocolTlvSelection.Passthrough) != 0
@@ -56,7 +72,7 @@ internal static class ProxyHeaderBuilder
         }
 
         ProxyV2HeaderWriter writer = source is not null && destination is not null
-            ? ProxyV2HeaderWriter.Proxy(buffer, source.Address, source.Port, destination.Address, destination.Port)
+            ? ProxyV2HeaderWriter.Proxy(buffer, source.Address, source.Port, destination.Address, destination.Port, transport)
             : ProxyV2HeaderWriter.Local(buffer);
         bool passedAuthority = false;
         bool passedUniqueId = false;

@@ -102,7 +102,7 @@ internal sealed class DestinationConnector
     public static EndPoint ParseAddress(string address)
     {
         string text = address.Contains("://", StringComparison.Ordinal) ? address : "tcp://" + address;
-        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Port <= 0)
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Port <= 0 || !string.Equals(uri.Scheme, "tcp", StringComparison.OrdinalIgnoreCase))
         {
             throw new FormatException($"'{address}' is not a TCP destination; expected tcp://HOST:PORT.");
         }

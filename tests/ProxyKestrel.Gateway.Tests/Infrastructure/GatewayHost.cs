@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
+using ProxyKestrel.Gateway.Udp;
 using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 
 namespace ProxyKestrel.Gateway.Tests.Infrastructure;
@@ -90,6 +91,7 @@ public sealed class GatewayHost : IAsyncDisposable
         IReverseProxyBuilder proxy = builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
         configureProxy?.Invoke(proxy);
         builder.Services.AddTcpProxy(builder.Configuration.GetSection("TcpProxy"));
+        builder.Services.AddUdpProxy(builder.Configuration.GetSection("UdpProxy"));
         configureServices?.Invoke(builder.Services);
         WebApplication app = builder.Build();
         configureApp?.Invoke(app);
@@ -134,6 +136,10 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>The bound endpoint of a route (the first one when it listens on several).</summary>
     public IPEndPoint EndPointOf(string routeId) =>
         (IPEndPoint)Services.GetRequiredService<ITcpProxyEndpoints>().BoundEndPoints.First(e => e.RouteId == routeId).EndPoint;
+
+    /// <summary>The bound endpoint of a UDP route (the first one when it listens on several).</summary>
+    public IPEndPoint UdpEndPointOf(string routeId) =>
+        (IPEndPoint)Services.GetRequiredService<IUdpProxyEndpoints>().BoundEndPoints.First(e => e.RouteId == routeId).EndPoint;
 
     /// <summary>All bound endpoints of a route.</summary>
     public IReadOnlyList<IPEndPoint> EndPointsOf(string routeId) =>
