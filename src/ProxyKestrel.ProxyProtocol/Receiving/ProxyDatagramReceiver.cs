@@ -95,7 +95,7 @@ public sealed class ProxyDatagramReceiver
     public bool IsTrusted(SocketAddress remote)
     {
         ArgumentNullException.ThrowIfNull(remote);
-        return remote.Family == AddressFamily.Unix || _receiver.IsTrusted(SocketAddressBytes.Address(remote));
+        return remote.Family == AddressFamily.Unix || _receiver.IsTrustedAddress(SocketAddressBytes.Address(remote));
     }
 
     /// <summary>

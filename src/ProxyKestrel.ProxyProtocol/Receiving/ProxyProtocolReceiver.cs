@@ -73,7 +73,7 @@ internal sealed class ProxyProtocolReceiver
     /// True when the address given by its network-order bytes (4 or 16) lies in a trusted network; IPv4-mapped IPv6
     /// matches IPv4 networks. Allocates nothing.
     /// </summary>
-    public bool IsTrusted(ReadOnlySpan<byte> addressBytes) => _trustedNetworks.Contains(addressBytes);
+    public bool IsTrustedAddress(ReadOnlySpan<byte> addressBytes) => _trustedNetworks.Contains(addressBytes);
 
     /// <summary>
     /// Decides what the bytes received so far from a trusted peer mean. <see cref="ProxyReceiveStatus.Accepted"/>:
