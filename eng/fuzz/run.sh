@@ -3,7 +3,9 @@
 # AFL++ (Debian's afl++, 4.04c) drives the harness eng/fuzz/ProxyKestrel.ProxyProtocol.Fuzz (target logic:
 # tests/ProxyKestrel.ProxyProtocol.Tests/Fuzzing/CodecFuzzTarget.cs).
 #
-# Usage: eng/fuzz/run.sh [--seconds N | --executions N | --smoke]
+# Usage: eng/fuzz/run.sh [--target codec|datagram] [--seconds N | --executions N | --smoke]
+#   --target T      codec (default: CodecFuzzTarget, seeds eng/fuzz/corpus) or datagram (DatagramFuzzTarget:
+#                   ProxyDatagramReceiver.Receive on each input, seeds eng/fuzz/corpus-datagram + corpus)
 #   --seconds N     fuzz for N seconds (afl-fuzz -V N)
 #   --executions N  fuzz for about N executions (afl-fuzz -E N), bounded by --max-seconds (default 3600)
 #   --smoke         a fixed 60-second budget (what CI runs)
@@ -24,6 +26,7 @@ mode=seconds
 budget=600
 max_seconds=3600
 scale=full
+target=codec
 original_args="$*"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -31,14 +34,18 @@ while [[ $# -gt 0 ]]; do
     --executions) mode=executions; budget="$2"; shift 2 ;;
     --max-seconds) max_seconds="$2"; shift 2 ;;
     --smoke) mode=seconds; budget=60; scale=smoke; shift ;;
-    *) echo "usage: $0 [--seconds N | --executions N [--max-seconds N] | --smoke]" >&2; exit 2 ;;
+    --target) target="$2"; shift 2 ;;
+    *) echo "usage: $0 [--target codec|datagram] [--seconds N | --executions N [--max-seconds N] | --smoke]" >&2; exit 2 ;;
   esac
 done
+[[ "$target" == codec || "$target" == datagram ]] || { echo "fuzz: --target is codec or datagram" >&2; exit 2; }
 [[ "$budget" =~ ^[0-9]+$ && "$budget" -gt 0 ]] || { echo "fuzz: the budget must be a positive integer" >&2; exit 2; }
 
 SHARPFUZZ_VERSION=2.3.0
 TOOLS="$ROOT/artifacts/tools"
-WORK="${FUZZ_WORK_DIR:-$ROOT/artifacts/fuzz}"
+default_work="$ROOT/artifacts/fuzz"
+[[ "$target" == codec ]] || default_work="$ROOT/artifacts/fuzz-$target"
+WORK="${FUZZ_WORK_DIR:-$default_work}"
 PUB="$WORK/pub"
 IN="$WORK/in"
 OUT="$WORK/out"
@@ -63,6 +70,9 @@ dotnet publish "$HARNESS" -c Release -o "$PUB" --nologo -v quiet
 
 # 3. Seeds: the codec test vectors plus every regression input.
 cp eng/fuzz/corpus/* "$IN/"
+if [[ "$target" == datagram ]]; then
+  cp eng/fuzz/corpus-datagram/* "$IN/"
+fi
 find eng/fuzz/regressions -maxdepth 1 -type f ! -name '*.md' -exec cp {} "$IN/" \;
 
 # 4. Fuzz.
@@ -89,7 +99,7 @@ set +e
 AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 \
   timeout --signal=INT --kill-after=30 "$wall" \
   afl-fuzz -i "$IN" -o "$OUT" -x eng/fuzz/proxy.dict -t 5000 -m none "${limit_args[@]}" \
-  -- dotnet "$PUB/ProxyKestrel.ProxyProtocol.Fuzz.dll" > "$WORK/afl.log" 2>&1 &
+  -- dotnet "$PUB/ProxyKestrel.ProxyProtocol.Fuzz.dll" --target "$target" > "$WORK/afl.log" 2>&1 &
 afl_pid=$!
 wait "$afl_pid"
 afl_rc=$?
@@ -107,9 +117,9 @@ done
 
 # 6. Stats → results row + summary.
 status=0
-python3 - "$OUT/default/fuzzer_stats" "$RESULTS" "$scale" "bash eng/fuzz/run.sh $original_args" "$afl_rc" "$elapsed" "${afl_version:-unknown}" "$SHARPFUZZ_VERSION" "$WORK/summary.txt" <<'PY' || status=$?
+python3 - "$OUT/default/fuzzer_stats" "$RESULTS" "$scale" "bash eng/fuzz/run.sh $original_args" "$afl_rc" "$elapsed" "${afl_version:-unknown}" "$SHARPFUZZ_VERSION" "$WORK/summary.txt" "$target" <<'PY' || status=$?
 import datetime, json, os, platform, sys
-stats_path, results, scale, command, afl_rc, elapsed, afl_version, sharpfuzz_version, summary_path = sys.argv[1:]
+stats_path, results, scale, command, afl_rc, elapsed, afl_version, sharpfuzz_version, summary_path, target = sys.argv[1:]
 stats = {}
 if os.path.exists(stats_path):
     with open(stats_path) as f:
@@ -146,8 +156,9 @@ details = (f"{paths} paths, {crashes} crashes, {hangs} hangs, stability {stabili
            f"{speed} execs/s over {elapsed} s; AFL++ {afl_version} + SharpFuzz {sharpfuzz_version}, "
            f"1 afl-fuzz instance, {cpu}" + ("" if ok_run else f"; afl-fuzz failed (exit {afl_rc}), see artifacts/fuzz/afl.log"))
 row = {
-    "section": "fuzz", "scenario": "codec-afl", "scale": scale,
-    "title": "Coverage-guided fuzzing of the codec: v1/v2 detect+parse (contiguous, split, prefix), TLV walk, typed readers, receiver Evaluate, writer round trips",
+    "section": "fuzz", "scenario": f"{target}-afl", "scale": scale,
+    "title": "Coverage-guided fuzzing of the codec: v1/v2 detect+parse (contiguous, split, prefix), TLV walk, typed readers, receiver Evaluate, writer round trips"
+             if target == "codec" else "Coverage-guided fuzzing of ProxyDatagramReceiver.Receive: verdict vs parser, payload = suffix after the header, trust and modes",
     "inputs": execs, "connections": None, "bytes_verified": None, "faults": None,
     "lost": 0, "corrupted": 0, "spoofed": None,
     "details": details, "command": command,

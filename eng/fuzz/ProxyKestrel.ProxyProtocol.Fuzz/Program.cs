@@ -2,8 +2,34 @@ using ProxyKestrel.ProxyProtocol.Fuzzing;
 using SharpFuzz;
 
 // Usage:
-//   (no arguments)        run under afl-fuzz: each input arrives on stdin through SharpFuzz's out-of-process runner.
-//   --replay FILE|DIR...  run the target once per file (no AFL needed); prints each failure, exits 1 if any.
+//   [--target codec|datagram]  which target runs (default codec: CodecFuzzTarget; datagram: DatagramFuzzTarget).
+//   (no further arguments)     run under afl-fuzz: each input arrives on stdin through SharpFuzz's out-of-process runner.
+//   --replay FILE|DIR...       run the target once per file (no AFL needed); prints each failure, exits 1 if any.
+bool datagram = false;
+if (args.Length >= 2 && args[0] == "--target")
+{
+    if (args[1] is not ("codec" or "datagram"))
+    {
+        Console.Error.WriteLine($"unknown target '{args[1]}'; allowed: codec, datagram");
+        return 2;
+    }
+
+    datagram = args[1] == "datagram";
+    args = args[2..];
+}
+
+void RunTarget(ReadOnlySpan<byte> input)
+{
+    if (datagram)
+    {
+        DatagramFuzzTarget.Run(input);
+    }
+    else
+    {
+        CodecFuzzTarget.Run(input);
+    }
+}
+
 if (args.Length > 0 && args[0] == "--replay")
 {
     int failures = 0;
@@ -13,7 +39,7 @@ if (args.Length > 0 && args[0] == "--replay")
         count++;
         try
         {
-            CodecFuzzTarget.Run(File.ReadAllBytes(path));
+            RunTarget(File.ReadAllBytes(path));
         }
         catch (Exception ex)
         {
@@ -30,6 +56,6 @@ Fuzzer.OutOfProcess.Run(stream =>
 {
     using var buffer = new MemoryStream();
     stream.CopyTo(buffer);
-    CodecFuzzTarget.Run(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+    RunTarget(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
 });
 return 0;
