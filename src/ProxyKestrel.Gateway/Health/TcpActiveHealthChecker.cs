@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ProxyKestrel.Gateway.Configuration;
@@ -139,6 +140,11 @@ internal sealed partial class TcpActiveHealthChecker : BackgroundService
     {
         using var timeout = new CancellationTokenSource(options.Timeout, _timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
+        if (Udp.UdpDestination.IsUdp(address))
+        {
+            return await ProbeUdpAsync(address, options, protocol, timeout, linked.Token, stoppingToken).ConfigureAwait(false);
+        }
+
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -179,6 +185,56 @@ internal sealed partial class TcpActiveHealthChecker : BackgroundService
             return $"no answer within {options.Timeout:c}";
         }
         catch (Exception e) when (e is SocketException or FormatException or IOException)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>
+    /// One check of a UDP destination: one datagram, the v2 LOCAL header (when the cluster sends v2) followed by the
+    /// request bytes, and one reply within the timeout that starts with the expected bytes (any reply when none are
+    /// given). An ICMP unreachable fails it at once. Request and Expect are bytes: each character one byte (<c>\xNN</c>).
+    /// </summary>
+    private static async Task<string?> ProbeUdpAsync(string address, TcpHealthCheckOptions options, ClusterProxyProtocol protocol, CancellationTokenSource timeout, CancellationToken token, CancellationToken stoppingToken)
+    {
+        try
+        {
+            if (!Udp.UdpDestination.TryParse(address, out EndPoint? endPoint))
+            {
+                return $"'{address}' is not a UDP destination";
+            }
+
+            if (endPoint is DnsEndPoint name)
+            {
+                IPAddress[] addresses = await Dns.GetHostAddressesAsync(name.Host, token).ConfigureAwait(false);
+                endPoint = new IPEndPoint(addresses[0], name.Port);
+            }
+
+            using var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            await socket.ConnectAsync(endPoint, token).ConfigureAwait(false);
+            byte[] request = Encoding.Latin1.GetBytes(options.Request ?? string.Empty);
+            byte[] datagram = new byte[ProxyHeaderParser.V2FixedLength + request.Length];
+            int length = protocol.Version == ProxyProtocolVersion.V2 ? ProxyV2HeaderWriter.Local(datagram).Complete() : 0;
+            request.CopyTo(datagram, length);
+            await socket.SendAsync(datagram.AsMemory(0, length + request.Length), SocketFlags.None, token).ConfigureAwait(false);
+            byte[] reply = new byte[65_535];
+            int received = await socket.ReceiveAsync(reply, SocketFlags.None, token).ConfigureAwait(false);
+            if (options.Expect is { Length: > 0 } expect)
+            {
+                byte[] expected = Encoding.Latin1.GetBytes(Regex.Unescape(expect));
+                if (!reply.AsSpan(0, received).StartsWith(expected))
+                {
+                    return $"expected a reply starting with '{expect}', got {received} bytes starting with {Convert.ToHexString(reply, 0, Math.Min(received, 16))}";
+                }
+            }
+
+            return null;
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
+        {
+            return $"no answer within {options.Timeout:c}";
+        }
+        catch (Exception e) when (e is SocketException or ArgumentException or IndexOutOfRangeException)
         {
             return e.Message;
         }

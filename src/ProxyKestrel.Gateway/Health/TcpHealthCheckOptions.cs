@@ -25,10 +25,16 @@ public sealed record TcpHealthCheckOptions
     /// <summary>Time allowed for one check (<c>TcpHealthCheck.Timeout</c>, default 00:00:05).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Bytes sent right after the header, before expecting (<c>TcpHealthCheck.Request</c>; <c>\r\n</c> escapes allowed).</summary>
+    /// <summary>
+    /// Bytes sent right after the header, before expecting (<c>TcpHealthCheck.Request</c>; <c>\r\n</c> escapes allowed).
+    /// For a UDP destination the one datagram sent (required), each character one byte, e.g. a DNS query in <c>\xNN</c> escapes.
+    /// </summary>
     public string? Request { get; init; }
 
-    /// <summary>The first reply line must start with this (<c>TcpHealthCheck.Expect</c>, e.g. <c>220</c>).</summary>
+    /// <summary>
+    /// The first reply line must start with this (<c>TcpHealthCheck.Expect</c>, e.g. <c>220</c>). For a UDP destination
+    /// the reply datagram must start with these bytes (<c>\xNN</c> escapes); without it any reply passes.
+    /// </summary>
     public string? Expect { get; init; }
 
     /// <summary>Bytes sent after the expected reply (<c>TcpHealthCheck.Send</c>, e.g. <c>QUIT\r\n</c>).</summary>
@@ -98,6 +104,25 @@ public sealed record TcpHealthCheckOptions
                 default:
                     errors.Add($"{where}: unknown key; allowed: {Prefix}Enabled, Interval, Timeout, Request, Expect, Send, Rise, Fall.");
                     break;
+            }
+        }
+
+        if (options.Enabled && cluster.Destinations is { Count: > 0 } destinations && destinations.Values.Any(d => Udp.UdpDestination.IsUdp(d.Address)))
+        {
+            if (string.IsNullOrEmpty(options.Request))
+            {
+                errors.Add($"{at}:{Prefix}Request: missing; a UDP destination is checked with a datagram: allowed: the request bytes, each \\xNN one byte (e.g. a DNS query).");
+            }
+
+            if (!string.IsNullOrEmpty(options.Send))
+            {
+                errors.Add($"{at}:{Prefix}Send: does not apply to UDP destinations (one datagram, one reply); remove it.");
+            }
+
+            if (options.Expect is { } expect)
+            {
+                // Compared as bytes: its escapes must be valid (reported by Unescape).
+                _ = Unescape(expect, $"{at}:{Prefix}Expect", errors);
             }
         }
 
