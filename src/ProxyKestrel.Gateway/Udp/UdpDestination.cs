@@ -12,6 +12,9 @@ internal static class UdpDestination
 
     private static readonly ConditionalWeakTable<DestinationConfig, EndPoint> s_endPoints = new();
 
+    /// <summary>Cached for an address that does not parse.</summary>
+    private static readonly EndPoint s_invalid = new DnsEndPoint("invalid.", 1);
+
     /// <summary>True when <paramref name="address"/> names the UDP scheme (whether or not the rest is valid).</summary>
     public static bool IsUdp(string? address) =>
         address is not null && address.TrimStart().StartsWith(Scheme + "://", StringComparison.OrdinalIgnoreCase);
@@ -34,10 +37,19 @@ internal static class UdpDestination
         return true;
     }
 
-    /// <summary>The destination's parsed address, parsed once per (immutable) destination config.</summary>
-    /// <exception cref="FormatException">The address is not <c>udp://HOST:PORT</c> (the validator refuses such clusters).</exception>
-    public static EndPoint EndPointOf(DestinationConfig config) =>
-        s_endPoints.GetValue(config, static c => TryParse(c.Address, out EndPoint? e)
-            ? e
-            : throw new FormatException($"'{c.Address}' is not a UDP destination; expected udp://HOST:PORT."));
+    /// <summary>
+    /// The destination's parsed address, parsed once per (immutable) destination config; false when it is not
+    /// <c>udp://HOST:PORT</c> (refused by the validator, but a later change of the cluster alone can bring one).
+    /// </summary>
+    public static bool TryEndPointOf(DestinationConfig config, [NotNullWhen(true)] out EndPoint? endPoint)
+    {
+        endPoint = s_endPoints.GetValue(config, static c => TryParse(c.Address, out EndPoint? e) ? e : s_invalid);
+        if (ReferenceEquals(endPoint, s_invalid))
+        {
+            endPoint = null;
+            return false;
+        }
+
+        return true;
+    }
 }

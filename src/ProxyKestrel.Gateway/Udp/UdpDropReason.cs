@@ -26,4 +26,7 @@ internal static class UdpDropReason
 
     /// <summary>An <c>AcceptProxyProtocol</c> route: the header is invalid (the <c>error.type</c>-like detail is logged).</summary>
     public const string InvalidHeader = "invalid_header";
+
+    /// <summary>Handling the datagram failed unexpectedly (logged with its exception, event 179).</summary>
+    public const string Failed = "failed";
 }

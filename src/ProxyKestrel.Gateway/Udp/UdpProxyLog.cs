@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace ProxyKestrel.Gateway.Udp;
 
-/// <summary>Log messages of the UDP routes (event ids 170–179).</summary>
+/// <summary>Log messages of the UDP routes (event ids 169–179).</summary>
 internal static partial class UdpProxyLog
 {
     [LoggerMessage(EventId = 170, Level = LogLevel.Information, Message = "UDP route {RouteId} receiving on {EndPoint}, cluster {ClusterId}.")]
@@ -29,4 +29,10 @@ internal static partial class UdpProxyLog
 
     [LoggerMessage(EventId = 177, Level = LogLevel.Error, Message = "UDP route {RouteId}: cannot receive on {EndPoint}: {Reason}.")]
     public static partial void ReceiveFailed(ILogger logger, string routeId, EndPoint endPoint, string reason);
+
+    [LoggerMessage(EventId = 179, Level = LogLevel.Error, Message = "UDP route {RouteId}: handling a datagram failed; it was dropped and the route goes on.")]
+    public static partial void DatagramFailed(ILogger logger, string routeId, Exception exception);
+
+    [LoggerMessage(EventId = 169, Level = LogLevel.Error, Message = "UDP route {RouteId}: cluster {ClusterId} cannot serve UDP: {Reason}; new clients are dropped.")]
+    public static partial void ClusterUnusable(ILogger logger, string routeId, string clusterId, string reason);
 }

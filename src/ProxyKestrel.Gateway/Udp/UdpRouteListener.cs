@@ -137,6 +137,12 @@ internal sealed class UdpRouteListener : IAsyncDisposable
             {
                 break;
             }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A bug in handling one datagram must not stop the route: logged, counted, and the loop goes on.
+                _context.Metrics.Dropped(Route.RouteId, UdpDropReason.Failed);
+                UdpProxyLog.DatagramFailed(_context.Logger, Route.RouteId, e);
+            }
         }
     }
 
@@ -246,6 +252,14 @@ internal sealed class UdpRouteListener : IAsyncDisposable
 
         var problems = new List<string>();
         ClusterProxyProtocol protocol = ClusterProxyProtocol.Read(cluster.Model.Config, problems);
+        if (protocol.Version == ProxyProtocolVersion.V1)
+        {
+            // Refused at start-up and on reload of this section; a later change of the cluster alone can bring it.
+            UdpProxyLog.ClusterUnusable(_context.Logger, Route.RouteId, cluster.ClusterId, "its ProxyProtocol metadata is v1, a TCP-only header; allowed on UDP: v2 or none");
+            Drop(sender, UdpDropReason.NoDestination);
+            return null;
+        }
+
         HttpContext? policyContext = null;
         while (_context.Connector.PickNext(cluster, candidates, ref policyContext) is { } destination)
         {
@@ -306,7 +320,12 @@ internal sealed class UdpRouteListener : IAsyncDisposable
 
     private async ValueTask<IPEndPoint?> ResolveAsync(DestinationState destination)
     {
-        EndPoint endPoint = UdpDestination.EndPointOf(destination.Model.Config);
+        if (!UdpDestination.TryEndPointOf(destination.Model.Config, out EndPoint? endPoint))
+        {
+            UdpProxyLog.DestinationUnreachable(_context.Logger, Route.RouteId, destination.DestinationId, destination.Model.Config.Address, Route.ClusterId, "not a udp://HOST:PORT address");
+            return null;
+        }
+
         if (endPoint is IPEndPoint ip)
         {
             return ip;

@@ -307,6 +307,49 @@ public sealed class UdpRouteTests
     }
 
     [Fact]
+    public async Task ClusterChange_ToV1AndToATcpDestination_NewClientsDroppedAndLoggedTheRouteGoesOn()
+    {
+        await using UdpBackend backend = UdpBackend.Start("u1");
+        string before = Json([backend]);
+        var logs = new ListLoggerProvider();
+        await using GatewayHost gateway = await GatewayHost.StartAsync(before, logger: logs);
+        var clusters = gateway.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>();
+        IPEndPoint route = gateway.UdpEndPointOf("dns");
+
+        // YARP takes the cluster change (its validators know nothing of UDP); the UDP section refuses it (175).
+        await File.WriteAllTextAsync(gateway.ConfigPath, before.Replace("\"ProxyProtocol\": \"v2\"", "\"ProxyProtocol\": \"v1\"", StringComparison.Ordinal));
+        await Net.WaitUntilAsync(
+            () => clusters.TryGetCluster("dns", out var c) && c.Model.Config.Metadata!["ProxyProtocol"] == "v1",
+            "YARP applied the v1 cluster");
+        using (var client = new UdpTestClient(route, "127.0.0.2"))
+        {
+            Assert.Null(await client.ExchangeAsync("v1", s_silence));
+        }
+
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 169 && e.Message.Contains("v1", StringComparison.Ordinal));
+
+        await File.WriteAllTextAsync(gateway.ConfigPath, before.Replace(backend.Address, $"tcp://127.0.0.1:{backend.Port}", StringComparison.Ordinal));
+        await Net.WaitUntilAsync(
+            () => clusters.TryGetCluster("dns", out var c) && c.Model.Config.Metadata!["ProxyProtocol"] == "v2",
+            "YARP applied the tcp:// destination");
+        using (var client = new UdpTestClient(route, "127.0.0.3"))
+        {
+            Assert.Null(await client.ExchangeAsync("tcp", s_silence));
+        }
+
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 174 && e.Message.Contains("not a udp://HOST:PORT address", StringComparison.Ordinal));
+        Assert.Empty(backend.Datagrams);
+
+        await File.WriteAllTextAsync(gateway.ConfigPath, before);
+        await Net.WaitUntilAsync(
+            () => clusters.TryGetCluster("dns", out var c) && c.Destinations.Values.All(d => d.Model.Config.Address.StartsWith("udp://", StringComparison.Ordinal)),
+            "YARP applied the udp:// destination again");
+        using var back = new UdpTestClient(route, "127.0.0.4");
+        Assert.StartsWith("u1 127.0.0.4 ", await back.ExchangeAsync("back"));
+        Assert.DoesNotContain(logs.Entries, e => e.EventId.Id == 179);
+    }
+
+    [Fact]
     public async Task Drain_Shutdown_NewClientsRefusedWhileAnOpenSessionIsStillAnswered()
     {
         await using UdpBackend backend = UdpBackend.Start("u1");
