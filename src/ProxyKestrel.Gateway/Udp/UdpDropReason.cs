@@ -15,8 +15,11 @@ internal static class UdpDropReason
     /// <summary>The cluster is gone or has no destination.</summary>
     public const string NoDestination = "no_destination";
 
-    /// <summary>The destination's name did not resolve, or sending to it failed.</summary>
+    /// <summary>Sending the datagram (to the backend, or a reply to the client) failed.</summary>
     public const string SendFailed = "send_failed";
+
+    /// <summary>The epoll transport: a new client's destination name is being looked up (its retry finds the address).</summary>
+    public const string Resolving = "resolving";
 
     /// <summary>An <c>AcceptProxyProtocol</c> route: a sender outside <c>TrustedNetworks</c> with <c>UntrustedPeers</c> = Reject.</summary>
     public const string UntrustedPeer = "untrusted_peer";

@@ -9,6 +9,13 @@ public sealed record UdpProxyConfig
     /// <summary>The default <see cref="DrainTimeout"/>: 5 seconds.</summary>
     public static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How datagrams are received and sent: <c>Auto</c> (the default: <c>Epoll</c> on Linux, else <c>Sockets</c>),
+    /// <c>Epoll</c> (Linux: event loops with <c>recvmmsg</c>/<c>sendmmsg</c>) or <c>Sockets</c> (System.Net.Sockets, any
+    /// OS). Read at start-up.
+    /// </summary>
+    public ProxyKestrel.Gateway.Configuration.TcpProxyTransport Transport { get; init; }
+
     /// <summary>The routes.</summary>
     public IReadOnlyList<UdpRouteConfig> Routes { get; init; } = [];
 

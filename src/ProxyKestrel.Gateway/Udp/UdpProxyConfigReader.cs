@@ -7,7 +7,7 @@ namespace ProxyKestrel.Gateway.Udp;
 /// <summary>Reads the <c>UdpProxy</c> section, collecting every unknown key and unparsable value with its path.</summary>
 internal static class UdpProxyConfigReader
 {
-    private static readonly string[] SectionKeys = [nameof(UdpProxyConfig.Routes), nameof(UdpProxyConfig.DrainTimeout)];
+    private static readonly string[] SectionKeys = [nameof(UdpProxyConfig.Routes), nameof(UdpProxyConfig.DrainTimeout), nameof(UdpProxyConfig.Transport)];
 
     private static readonly string[] RouteKeys =
     [
@@ -38,6 +38,17 @@ internal static class UdpProxyConfigReader
                     break;
                 case nameof(UdpProxyConfig.DrainTimeout):
                     config = config with { DrainTimeout = TcpProxyConfigReader.ReadTimeSpan(child, errors) ?? config.DrainTimeout };
+                    break;
+                case nameof(UdpProxyConfig.Transport):
+                    if (TcpProxyConfigReader.Match(child.Value?.Trim() ?? string.Empty, Enum.GetNames<TcpProxyTransport>()) is { } name)
+                    {
+                        config = config with { Transport = Enum.Parse<TcpProxyTransport>(name) };
+                    }
+                    else
+                    {
+                        errors.Add($"{child.Path}: '{child.Value}' is not a transport; allowed: {string.Join(", ", Enum.GetNames<TcpProxyTransport>())}.");
+                    }
+
                     break;
                 default:
                     errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", SectionKeys)}.");

@@ -24,6 +24,11 @@ internal static class UdpProxyConfigValidator
             errors.Add($"{section}:DrainTimeout: {config.DrainTimeout:c} is out of range; allowed: 00:00:00 to 01:00:00.");
         }
 
+        if (config.Transport == TcpProxyTransport.Epoll && !OperatingSystem.IsLinux())
+        {
+            errors.Add($"{section}:Transport: Epoll needs Linux; allowed here: Auto, Sockets.");
+        }
+
         var ids = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var endpoints = new Dictionary<IPEndPoint, string>();
         foreach (UdpRouteConfig route in config.Routes)

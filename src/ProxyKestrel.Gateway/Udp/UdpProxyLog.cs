@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace ProxyKestrel.Gateway.Udp;
 
-/// <summary>Log messages of the UDP routes (event ids 169–179).</summary>
+/// <summary>Log messages of the UDP routes (event ids 167–179).</summary>
 internal static partial class UdpProxyLog
 {
     [LoggerMessage(EventId = 170, Level = LogLevel.Information, Message = "UDP route {RouteId} receiving on {EndPoint}, cluster {ClusterId}.")]
@@ -35,4 +35,10 @@ internal static partial class UdpProxyLog
 
     [LoggerMessage(EventId = 169, Level = LogLevel.Error, Message = "UDP route {RouteId}: cluster {ClusterId} cannot serve UDP: {Reason}; new clients are dropped.")]
     public static partial void ClusterUnusable(ILogger logger, string routeId, string clusterId, string reason);
+
+    [LoggerMessage(EventId = 168, Level = LogLevel.Critical, Message = "A UDP epoll loop stopped: epoll_wait failed: {Reason}.")]
+    public static partial void LoopFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 167, Level = LogLevel.Error, Message = "A UDP epoll loop's handler failed; the loop goes on.")]
+    public static partial void LoopCommandFailed(ILogger logger, Exception exception);
 }

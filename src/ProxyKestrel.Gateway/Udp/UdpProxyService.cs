@@ -19,10 +19,14 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
     private readonly IConfiguration _section;
     private readonly UdpRouteContext _context;
     private readonly SemaphoreSlim _lock = new(1, 1);
-    private List<UdpRouteListener> _listeners = [];
+    private List<UdpRouteEndpoint> _listeners = [];
     private UdpProxyConfig _config = new();
     private IDisposable? _changes;
     private bool _stopped;
+
+    /// <summary>The epoll loops (one per core), made with the first epoll listener; null on the sockets transport.</summary>
+    private UdpEpollLoop[]? _loops;
+    private bool _epoll;
 
     public UdpProxyService(IConfiguration section, UdpRouteContext context)
     {
@@ -48,12 +52,13 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
             throw new InvalidOperationException("The UdpProxy configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors));
         }
 
+        _epoll = config.Transport == TcpProxyTransport.Epoll || (config.Transport == TcpProxyTransport.Auto && OperatingSystem.IsLinux());
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             _listeners = Bind(config.Routes);
             _config = config;
-            foreach (UdpRouteListener listener in _listeners)
+            foreach (UdpRouteEndpoint listener in _listeners)
             {
                 listener.Start();
             }
@@ -85,21 +90,21 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
                 return;
             }
 
-            var kept = new List<UdpRouteListener>();
-            var removed = new List<UdpRouteListener>();
-            foreach (UdpRouteListener listener in _listeners)
+            var kept = new List<UdpRouteEndpoint>();
+            var removed = new List<UdpRouteEndpoint>();
+            foreach (UdpRouteEndpoint listener in _listeners)
             {
                 UdpRouteConfig? next = config.Routes.FirstOrDefault(r => string.Equals(r.RouteId, listener.Route.RouteId, StringComparison.OrdinalIgnoreCase));
                 (next is not null && SameRoute(next, listener.Route) ? kept : removed).Add(listener);
             }
 
             // The removed and changed routes stop first, so a changed route can bind its endpoint again.
-            foreach (UdpRouteListener listener in removed)
+            foreach (UdpRouteEndpoint listener in removed)
             {
                 await listener.DisposeAsync().ConfigureAwait(false);
             }
 
-            List<UdpRouteListener> added;
+            List<UdpRouteEndpoint> added;
             try
             {
                 added = Bind(config.Routes.Where(r => !kept.Exists(k => string.Equals(k.Route.RouteId, r.RouteId, StringComparison.OrdinalIgnoreCase))));
@@ -111,7 +116,7 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
                 return;
             }
 
-            foreach (UdpRouteListener listener in added)
+            foreach (UdpRouteEndpoint listener in added)
             {
                 listener.Start();
             }
@@ -137,7 +142,7 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
 
             _stopped = true;
             _changes?.Dispose();
-            foreach (UdpRouteListener listener in _listeners)
+            foreach (UdpRouteEndpoint listener in _listeners)
             {
                 listener.BeginDrain();
             }
@@ -149,12 +154,21 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
                 await WaitForSessionsAsync(_config.DrainTimeout, cancellationToken).ConfigureAwait(false);
             }
 
-            foreach (UdpRouteListener listener in _listeners)
+            foreach (UdpRouteEndpoint listener in _listeners)
             {
                 await listener.DisposeAsync().ConfigureAwait(false);
             }
 
             _listeners = [];
+            if (OperatingSystem.IsLinux() && _loops is not null)
+            {
+                foreach (UdpEpollLoop loop in _loops)
+                {
+                    loop.Dispose();
+                }
+
+                _loops = null;
+            }
         }
         finally
         {
@@ -189,9 +203,9 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
     }
 
     /// <summary>Binds every endpoint of <paramref name="routes"/>; on a failure unbinds what it bound and throws naming the route and endpoint.</summary>
-    private List<UdpRouteListener> Bind(IEnumerable<UdpRouteConfig> routes)
+    private List<UdpRouteEndpoint> Bind(IEnumerable<UdpRouteConfig> routes)
     {
-        var bound = new List<UdpRouteListener>();
+        var bound = new List<UdpRouteEndpoint>();
         foreach (UdpRouteConfig route in routes)
         {
             for (int i = 0; i < route.Listen.Count; i++)
@@ -203,11 +217,11 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
 
                 try
                 {
-                    bound.Add(new UdpRouteListener(route, endPoint, _context));
+                    bound.Add(CreateListener(route, endPoint));
                 }
                 catch (System.Net.Sockets.SocketException e)
                 {
-                    foreach (UdpRouteListener listener in bound)
+                    foreach (UdpRouteEndpoint listener in bound)
                     {
                         listener.DisposeAsync().AsTask().GetAwaiter().GetResult();
                     }
@@ -219,6 +233,29 @@ internal sealed class UdpProxyService : IHostedService, IUdpProxyEndpoints, IAsy
 
         return bound;
     }
+
+    /// <summary>The transport's listener: epoll loops on Linux (unless <c>Transport</c> says Sockets), else System.Net.Sockets.</summary>
+    private UdpRouteEndpoint CreateListener(UdpRouteConfig route, IPEndPoint endPoint)
+    {
+        if (_epoll && OperatingSystem.IsLinux())
+        {
+            if (_loops is null)
+            {
+                _loops = new UdpEpollLoop[Environment.ProcessorCount];
+                for (int i = 0; i < _loops.Length; i++)
+                {
+                    _loops[i] = new UdpEpollLoop(i, _context.Logger);
+                }
+            }
+
+            return new UdpEpollListener(route, endPoint, _context, _loops);
+        }
+
+        return new UdpSocketListener(route, endPoint, _context);
+    }
+
+    /// <summary>The transport in use: Epoll or Sockets.</summary>
+    internal string TransportName => _epoll && OperatingSystem.IsLinux() ? "Epoll" : "Sockets";
 
     private static bool SameRoute(UdpRouteConfig a, UdpRouteConfig b) =>
         a.Listen.SequenceEqual(b.Listen, StringComparer.OrdinalIgnoreCase)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Yarp.ReverseProxy.Model;
@@ -6,44 +5,28 @@ using Yarp.ReverseProxy.Model;
 namespace ProxyKestrel.Gateway.Udp;
 
 /// <summary>
-/// One client of a UDP route: its destination, a socket connected to it (so the kernel reports ICMP unreachable on it
-/// and filters replies to that destination), the PROXY header its datagrams carry, and its counters. Replies are read
-/// by <see cref="RelayRepliesAsync"/>, which holds no buffer while it waits.
+/// One client of a UDP route: its destination, the PROXY header its datagrams carry, its counters and its reply
+/// address. The transport holds the backend socket (connected to the destination, so the kernel reports ICMP
+/// unreachable on it and passes only that destination's replies) and closes it in <see cref="CloseBackend"/>.
 /// </summary>
-internal sealed class UdpSession
+internal abstract class UdpSession
 {
-    /// <summary>The largest datagram a backend can send back (IPv6 loopback allows more than IPv4's 65,507).</summary>
-    private const int MaxReplySize = 65_535;
-
-    private readonly UdpRouteListener _listener;
     private long _lastActivity;
     private long _bytesUp;
     private long _bytesDown;
     private int _ended;
 
-    public UdpSession(
-        UdpRouteListener listener,
-        UdpClientKey key,
-        SocketAddress replyTo,
-        IPEndPoint client,
-        ClusterState cluster,
-        DestinationState destination,
-        Socket backend,
-        byte[] header,
-        long startTimestamp,
-        DateTimeOffset started)
+    protected UdpSession(in UdpSessionStart start)
     {
-        _listener = listener;
-        Key = key;
-        ReplyTo = replyTo;
-        Client = client;
-        Cluster = cluster;
-        Destination = destination;
-        Backend = backend;
-        Header = header;
-        StartTimestamp = startTimestamp;
-        _lastActivity = startTimestamp;
-        Started = started;
+        Key = start.Key;
+        ReplyTo = start.ReplyTo;
+        Client = start.Client;
+        Cluster = start.Cluster;
+        Destination = start.Destination;
+        Header = start.Header;
+        StartTimestamp = start.Timestamp;
+        _lastActivity = start.Timestamp;
+        Started = start.Started;
     }
 
     public UdpClientKey Key { get; }
@@ -57,8 +40,6 @@ internal sealed class UdpSession
     public ClusterState Cluster { get; }
 
     public DestinationState Destination { get; }
-
-    public Socket Backend { get; }
 
     /// <summary>The PROXY header put before each datagram to the backend (empty for a cluster without one).</summary>
     public byte[] Header { get; }
@@ -75,62 +56,32 @@ internal sealed class UdpSession
 
     public bool IsEnded => Volatile.Read(ref _ended) != 0;
 
-    public void SentUp(int bytes, long timestamp)
+    public void CountUp(int bytes, long timestamp)
     {
         Interlocked.Add(ref _bytesUp, bytes);
+        Volatile.Write(ref _lastActivity, timestamp);
+    }
+
+    public void CountDown(int bytes, long timestamp)
+    {
+        Interlocked.Add(ref _bytesDown, bytes);
         Volatile.Write(ref _lastActivity, timestamp);
     }
 
     /// <summary>True exactly once: the caller ends the session.</summary>
     public bool TryMarkEnded() => Interlocked.Exchange(ref _ended, 1) == 0;
 
-    /// <summary>Relays the backend's datagrams to the client until the session ends or the destination is unreachable.</summary>
-    public async Task RelayRepliesAsync()
-    {
-        try
-        {
-            while (true)
-            {
-                try
-                {
-                    // Waits for a datagram without taking it (or a buffer): thousands of idle sessions hold no memory.
-                    await Backend.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek).ConfigureAwait(false);
-                }
-                catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize)
-                {
-                    // Windows reports a datagram larger than the (empty) buffer this way: one is waiting.
-                }
-
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(MaxReplySize);
-                try
-                {
-                    int n = await Backend.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
-                    await _listener.SendToClientAsync(buffer.AsMemory(0, n), ReplyTo).ConfigureAwait(false);
-                    Interlocked.Add(ref _bytesDown, n);
-                    Volatile.Write(ref _lastActivity, _listener.Timestamp);
-                    _listener.CountDown(n);
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
-        }
-        catch (SocketException e) when (UdpRouteListener.IsUnreachable(e.SocketErrorCode))
-        {
-            _listener.DestinationUnreachable(this, e.SocketErrorCode.ToString());
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted || IsEnded)
-        {
-            // The session ended (its socket closed).
-        }
-        catch (ObjectDisposedException)
-        {
-            // The session ended (its socket closed).
-        }
-        catch (SocketException e)
-        {
-            _listener.ReplyFailed(this, e.SocketErrorCode.ToString());
-        }
-    }
+    /// <summary>Closes the backend socket (on whatever thread the transport needs).</summary>
+    public abstract void CloseBackend();
 }
+
+/// <summary>What a new session starts with.</summary>
+internal readonly record struct UdpSessionStart(
+    UdpClientKey Key,
+    SocketAddress ReplyTo,
+    IPEndPoint Client,
+    ClusterState Cluster,
+    DestinationState Destination,
+    byte[] Header,
+    long Timestamp,
+    DateTimeOffset Started);

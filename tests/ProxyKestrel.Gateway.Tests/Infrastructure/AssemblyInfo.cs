@@ -12,5 +12,3 @@ using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
     "eng/bench/*/run.sh --smoke: each takes minutes and waits for the shared benchmark lock; the benchmarks choose what they compare")]
 [assembly: NotPerTransportNamespace(
     "ProxyKestrel.Gateway.Tests.Transports.Epoll", "the epoll transport's own tests pin it (or start no gateway)")]
-[assembly: NotPerTransportNamespace(
-    "ProxyKestrel.Gateway.Tests.Udp", "UDP routes have one socket path of their own; the TCP transport setting does not apply to them")]

@@ -34,6 +34,8 @@ public sealed class GatewayHost : IAsyncDisposable
 
     private const string TransportKey = TcpProxyConfig.SectionName + ":Transport";
 
+    private const string UdpTransportKey = UdpProxyConfig.SectionName + ":Transport";
+
     private readonly WebApplication _app;
     private readonly string _directory;
 
@@ -80,6 +82,12 @@ public sealed class GatewayHost : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection([new(TransportKey, overridden)]);
         }
 
+        // The UDP routes take the same transport (their own Sockets and Epoll implementations).
+        if (TransportOverride(builder.Configuration, transport, UdpTransportKey) is { } udp)
+        {
+            builder.Configuration.AddInMemoryCollection([new(UdpTransportKey, udp)]);
+        }
+
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         if (logger is not null)
@@ -114,14 +122,14 @@ public sealed class GatewayHost : IAsyncDisposable
     /// The value that overrides <c>TcpProxy:Transport</c>: <paramref name="pinned"/> if given, else the ambient transport
     /// unless <paramref name="json"/> (the configuration so far) sets the transport itself; null: no override.
     /// </summary>
-    private static string? TransportOverride(IConfiguration json, TcpProxyTransport? pinned)
+    private static string? TransportOverride(IConfiguration json, TcpProxyTransport? pinned, string key = TransportKey)
     {
         if (pinned is { } value)
         {
             return value.ToString();
         }
 
-        if (AmbientTransport.Current is not { } ambient || json[TransportKey] is not null)
+        if (AmbientTransport.Current is not { } ambient || json[key] is not null)
         {
             return null;
         }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using ProxyKestrel.Gateway.Tests.Infrastructure;
+using ProxyKestrel.Gateway.Tests.Infrastructure.Transports;
 using ProxyKestrel.Gateway.Udp;
 
 namespace ProxyKestrel.Gateway.Tests.Udp;
@@ -48,6 +49,9 @@ public sealed class UdpRouteTests
         Assert.Equal(client.LocalEndPoint, received.Source);
         Assert.Equal(route, received.Destination);
         Assert.Equal("hello"u8.ToArray(), received.Payload);
+        Assert.Equal(
+            AmbientTransport.Current?.ToString(),
+            gateway.Services.GetRequiredService<UdpProxyService>().TransportName);
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed class UdpStartupValidationTests
         string[] expected =
         [
             "UdpProxy:DrainTimeout: 02:00:00 is out of range; allowed: 00:00:00 to 01:00:00.",
-            "UdpProxy:Colour: unknown key; allowed keys: Routes, DrainTimeout.",
+            "UdpProxy:Colour: unknown key; allowed keys: Routes, DrainTimeout, Transport.",
             "UdpProxy:Routes:a:IdleTimeout: 00:00:00.5000000 is out of range; allowed: 00:00:01 to 01:00:00.",
             "UdpProxy:Routes:a:MaxSessions: 0 is out of range; allowed: 1 or more.",
             "ReverseProxy:Clusters:text:Metadata:ProxyProtocol: v1 is a text header for TCP connections; the cluster serves the UDP route UdpProxy:Routes:a, allowed: v2 or none.",
