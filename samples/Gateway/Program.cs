@@ -26,7 +26,9 @@ builder.Services.AddHealthChecks().AddTcpProxyReadiness();
 
 // SIGTERM: readiness turns false, the TCP listeners stop, open connections drain up to TcpProxy:DrainTimeout; the host
 // must wait that long (its default shutdown timeout is 30 s).
-TimeSpan drainTimeout = builder.Configuration.GetValue("TcpProxy:DrainTimeout", TimeSpan.FromSeconds(30));
+// The UDP routes drain after the TCP routes (UdpProxy:DrainTimeout, default 5 s).
+TimeSpan drainTimeout = builder.Configuration.GetValue("TcpProxy:DrainTimeout", TimeSpan.FromSeconds(30))
+    + builder.Configuration.GetValue("UdpProxy:DrainTimeout", TimeSpan.FromSeconds(5));
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drainTimeout + TimeSpan.FromSeconds(10));
 
 // Kestrel: the HTTP URLs (--urls, ASPNETCORE_URLS, "Urls") for YARP's HTTP routes, plus the admin URLs (Admin:Urls)

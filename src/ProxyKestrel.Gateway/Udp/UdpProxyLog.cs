@@ -18,7 +18,7 @@ internal static partial class UdpProxyLog
     [LoggerMessage(EventId = 173, Level = LogLevel.Debug, Message = "UDP route {RouteId}: datagram from {Sender} dropped: {Reason}.")]
     public static partial void DatagramDropped(ILogger logger, string routeId, EndPoint sender, string reason);
 
-    [LoggerMessage(EventId = 174, Level = LogLevel.Warning, Message = "UDP route {RouteId}: destination {DestinationId} ({Address}) of cluster {ClusterId} is unreachable: {Reason}; marked unhealthy.")]
+    [LoggerMessage(EventId = 174, Level = LogLevel.Warning, Message = "UDP route {RouteId}: destination {DestinationId} ({Address}) of cluster {ClusterId} cannot be used: {Reason}.")]
     public static partial void DestinationUnreachable(ILogger logger, string routeId, string destinationId, string address, string clusterId, string reason);
 
     [LoggerMessage(EventId = 175, Level = LogLevel.Error, Message = "The UdpProxy configuration change is invalid and was not applied; the running routes stay:{NewLine}{Errors}")]

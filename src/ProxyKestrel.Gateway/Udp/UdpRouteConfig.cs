@@ -31,7 +31,10 @@ public sealed record UdpRouteConfig
     /// </summary>
     public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
 
-    /// <summary>The most concurrent client sessions; datagrams of new clients beyond it are dropped and counted. Default 100,000.</summary>
+    /// <summary>
+    /// The most concurrent client sessions of the route (over all its <see cref="Listen"/> endpoints); datagrams of new
+    /// clients beyond it are dropped and counted. Default 100,000.
+    /// </summary>
     public int MaxSessions { get; init; } = DefaultMaxSessions;
 
     /// <summary>

@@ -37,6 +37,7 @@ internal abstract class UdpRouteEndpoint : IAsyncDisposable
     private readonly IPEndPoint _addressTemplate;
     private ITimer? _sweep;
     private volatile bool _draining;
+    private Yarp.ReverseProxy.Configuration.ClusterConfig? _unusableLogged;
 
     protected UdpRouteEndpoint(UdpRouteConfig route, IPEndPoint endPoint, UdpRouteContext context)
     {
@@ -123,7 +124,7 @@ internal abstract class UdpRouteEndpoint : IAsyncDisposable
             return false;
         }
 
-        if (Sessions.Count >= Route.MaxSessions)
+        if (Context.Counts.OfRoute(Route.RouteId) >= Route.MaxSessions)
         {
             Drop(sender, UdpDropReason.MaxSessions);
             return false;
@@ -139,7 +140,13 @@ internal abstract class UdpRouteEndpoint : IAsyncDisposable
         if (protocol.Version == ProxyProtocolVersion.V1)
         {
             // Refused at start-up and on reload of this section; a later change of the cluster alone can bring it.
-            UdpProxyLog.ClusterUnusable(Context.Logger, Route.RouteId, cluster.ClusterId, "its ProxyProtocol metadata is v1, a TCP-only header; allowed on UDP: v2 or none");
+            if (!ReferenceEquals(Volatile.Read(ref _unusableLogged), cluster.Model.Config))
+            {
+                // Once per cluster change, not per datagram.
+                Volatile.Write(ref _unusableLogged, cluster.Model.Config);
+                UdpProxyLog.ClusterUnusable(Context.Logger, Route.RouteId, cluster.ClusterId, "its ProxyProtocol metadata is v1, a TCP-only header; allowed on UDP: v2 or none");
+            }
+
             Drop(sender, UdpDropReason.NoDestination);
             return false;
         }
@@ -237,7 +244,7 @@ internal abstract class UdpRouteEndpoint : IAsyncDisposable
 
     protected void MarkUnhealthy(ClusterState cluster, DestinationState destination, string reason)
     {
-        UdpProxyLog.DestinationUnreachable(Context.Logger, Route.RouteId, destination.DestinationId, destination.Model.Config.Address, cluster.ClusterId, reason);
+        UdpProxyLog.DestinationUnreachable(Context.Logger, Route.RouteId, destination.DestinationId, destination.Model.Config.Address, cluster.ClusterId, reason + "; marked unhealthy");
         TimeSpan reactivation = cluster.Model.Config.HealthCheck?.Passive?.ReactivationPeriod ?? DefaultReactivationPeriod;
         Context.HealthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, reactivation);
     }

@@ -14,6 +14,9 @@ internal sealed class UdpSessionCounts
 
     public int Active => Volatile.Read(ref _active);
 
+    /// <summary>Open sessions of a route, over all its endpoints.</summary>
+    public int OfRoute(string routeId) => _counts.TryGetValue("r:" + routeId, out StrongBox<int>? box) ? Volatile.Read(ref box.Value) : 0;
+
     public void Opened(string routeId, string clusterId, string destinationId)
     {
         Interlocked.Increment(ref _active);

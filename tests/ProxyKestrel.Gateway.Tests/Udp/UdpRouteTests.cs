@@ -180,6 +180,23 @@ public sealed class UdpRouteTests
     }
 
     [Fact]
+    public async Task MaxSessions_RouteWithTwoEndpoints_CountedOverBoth()
+    {
+        await using UdpBackend backend = UdpBackend.Start("u1");
+        string json = Json([backend], routeExtra: ", \"MaxSessions\": 1")
+            .Replace("\"Listen\": [ \"127.0.0.1:0\" ]", "\"Listen\": [ \"127.0.0.1:0\", \"127.0.0.5:0\" ]", StringComparison.Ordinal);
+        await using GatewayHost gateway = await GatewayHost.StartAsync(json);
+        IReadOnlyList<(string RouteId, EndPoint EndPoint)> endpoints = gateway.Services.GetRequiredService<IUdpProxyEndpoints>().BoundEndPoints;
+        Assert.Equal(2, endpoints.Count);
+        using var first = new UdpTestClient((IPEndPoint)endpoints[0].EndPoint, "127.0.0.2");
+        using var second = new UdpTestClient((IPEndPoint)endpoints[1].EndPoint, "127.0.0.3");
+
+        Assert.NotNull(await first.ExchangeAsync("a"));
+        Assert.Null(await second.ExchangeAsync("b", s_silence));
+        Assert.Single(backend.Datagrams);
+    }
+
+    [Fact]
     public async Task Oversize_HeaderAndPayloadOverTheUdpLimit_DroppedNeverTruncated()
     {
         await using UdpBackend backend = UdpBackend.Start("u1");
