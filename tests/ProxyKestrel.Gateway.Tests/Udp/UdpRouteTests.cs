@@ -71,6 +71,49 @@ public sealed class UdpRouteTests
     }
 
     [Fact]
+    public async Task Relay_BurstFromManyClients_EveryDatagramAnsweredToItsOwnClient()
+    {
+        // More datagrams at once than one receive batch (32) and one reply batch: every one reaches its client.
+        await using UdpBackend backend = UdpBackend.Start("u1");
+        await using GatewayHost gateway = await GatewayHost.StartAsync(Json([backend]));
+        IPEndPoint route = gateway.UdpEndPointOf("dns");
+        UdpTestClient[] clients = [.. Enumerable.Range(0, 40).Select(i => new UdpTestClient(route, $"127.0.0.{10 + (i % 8)}"))];
+        try
+        {
+            foreach (UdpTestClient client in clients)
+            {
+                for (int n = 0; n < 5; n++)
+                {
+                    await client.SendAsync($"q{n}");
+                }
+            }
+
+            foreach (UdpTestClient client in clients)
+            {
+                var replies = new List<string?>();
+                for (int n = 0; n < 5; n++)
+                {
+                    replies.Add(await client.ReceiveAsync());
+                }
+
+                string prefix = $"u1 {client.LocalEndPoint.Address} {client.LocalEndPoint.Port} q";
+                Assert.All(replies, r => Assert.StartsWith(prefix, r));
+                Assert.Equal(["q0", "q1", "q2", "q3", "q4"], replies.Select(r => r![(prefix.Length - 1)..]).Order());
+            }
+
+            Assert.Equal(200, backend.Datagrams.Count);
+            Assert.Equal(40, gateway.Services.GetRequiredService<UdpProxyService>().SessionCount);
+        }
+        finally
+        {
+            foreach (UdpTestClient client in clients)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Session_SameClientStaysOnItsDestination_NextClientGetsTheNextOne()
     {
         await using UdpBackend u1 = UdpBackend.Start("u1");
