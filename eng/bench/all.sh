@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces docs/benchmarks.md: the codec benchmarks (BenchmarkDotNet), the TCP relay against HAProxy, the HTTP
 # route and the middleware, SNI and Host routing against HAProxy, IMAP logins through the mail front against nginx
-# mail, then the summary of every target. About 35 minutes on 2 cores.
+# mail, DNS over UDP through the UDP route against dnsdist, then the summary of every target. About 40 minutes on
+# 2 cores.
 #
 #   ./eng/bench/all.sh           full runs; each script rewrites its own section of docs/benchmarks.md
 #   ./eng/bench/all.sh --smoke   every script's smoke (writes artifacts/bench/*-smoke.md, leaves docs/ alone)
@@ -16,6 +17,7 @@ bash eng/bench/relay/run.sh "${args[@]}"
 bash eng/bench/http/run.sh "${args[@]}"
 bash eng/bench/routing/run.sh "${args[@]}"
 bash eng/bench/mail/run.sh "${args[@]}"
+bash eng/bench/udp/run.sh "${args[@]}"
 if (( ${#args[@]} == 0 )); then
   python3 eng/bench/summary.py
 fi

@@ -28,3 +28,12 @@ def svg_axes(out, x, left, top, bottom, vmax, step, decimals):
         t += step
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def percentile(values, q):
+    """The Q-th percentile (0-100) of VALUES by the nearest-rank method; None when VALUES is empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n * q / 100), at least 1
+    return ordered[int(rank) - 1]

@@ -48,3 +48,26 @@ wait_port() {
     sleep 0.2
   done
 }
+
+# bench_free_udp_ports N: prints N distinct free loopback UDP ports (bound to port 0 all at once, then released).
+bench_free_udp_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(*[s.getsockname()[1] for s in socks])
+for s in socks: s.close()
+PY
+}
+
+# wait_udp_port PORT NAME: waits up to 30 s for a UDP socket bound to 127.0.0.1:PORT (in /proc/net/udp: a UDP
+# listener cannot be probed without a datagram it would have to answer); on failure prints $work/NAME.log and exits.
+wait_udp_port() {
+  local deadline=$((SECONDS + 30)) local_address
+  local_address="$(printf '0100007F:%04X' "$1")"
+  until awk -v a="$local_address" '$2 == a {f = 1} END {exit !f}' /proc/net/udp; do
+    (( SECONDS < deadline )) || { echo "$2 did not bind UDP $1; log:" >&2; cat "$work/$2.log" >&2 || true; exit 1; }
+    sleep 0.2
+  done
+}

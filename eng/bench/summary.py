@@ -13,7 +13,7 @@ import sections  # noqa: E402
 
 DOC = "docs/benchmarks.md"
 SECTIONS = [("codec", "Codec"), ("relay", "TCP relay"), ("http", "HTTP and middleware"),
-            ("routing", "Routing (SNI, Host)")]
+            ("routing", "Routing (SNI, Host)"), ("udp", "UDP (DNS)")]
 PROFILES = [("docs/performance-tcp-profile.md", "TCP relay profile"), ("docs/performance-http-profile.md", "HTTP route profile")]
 
 
