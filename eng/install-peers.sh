@@ -9,7 +9,7 @@
 # /usr/sbin/policy-rc.d returning 101); tests start their own instances.
 set -euo pipefail
 
-DEFAULT_PEERS=(haproxy nginx libnginx-mod-stream curl postfix swaks dovecot-imapd dovecot-pop3d unbound dnsdist pdns-recursor)
+DEFAULT_PEERS=(haproxy nginx libnginx-mod-stream curl postfix swaks dovecot-imapd dovecot-pop3d unbound dnsdist dnsperf pdns-recursor)
 
 if [[ $# -gt 0 ]]; then
   PEERS=("$@")

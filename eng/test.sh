@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RESULTS_DIR=artifacts/test-results
 
-bash eng/install-peers.sh haproxy nginx libnginx-mod-stream curl postfix swaks afl++ dovecot-imapd dovecot-pop3d unbound dnsdist pdns-recursor
+bash eng/install-peers.sh haproxy nginx libnginx-mod-stream curl postfix swaks afl++ dovecot-imapd dovecot-pop3d unbound dnsdist dnsperf pdns-recursor
 cmp -s eng/k8s/package-lock.json eng/k8s/node_modules/.installed-lock.json || { npm ci --prefix eng/k8s --no-audit --no-fund --loglevel=error && cp eng/k8s/package-lock.json eng/k8s/node_modules/.installed-lock.json; }
 dotnet restore ProxyKestrel.sln
 dotnet build ProxyKestrel.sln -c Release --no-restore

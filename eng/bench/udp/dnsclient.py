@@ -107,8 +107,9 @@ def sessions(port, source, count, pid, timeout_s=30.0):
             answered.add(i)
             outstanding.pop(i, None)
     after = rss_kb(pid)
+    unanswered = [socks[i].getsockname()[1] for i in range(count) if i not in answered]
     print(json.dumps({"sockets": count, "distinct_ports": len(ports), "answered": len(answered), "sent": sends,
-                      "rss_before_kb": before, "rss_after_kb": after}))
+                      "rss_before_kb": before, "rss_after_kb": after, "unanswered_ports": unanswered[:20]}))
     poller.close()
     for s in socks:
         s.close()

@@ -48,6 +48,9 @@ fi
 RATE="${UDP_BENCH_RATE:-10000}"
 CLIENTS=32; OUTSTANDING=256; SOURCE=127.0.0.2
 mkdir -p artifacts/bench
+# The previous full run's samples, so that the report can show how much two runs differ.
+previous=""
+if (( ! smoke )) && [[ -s "$raw" ]]; then previous="${raw%.jsonl}-previous.jsonl"; cp "$raw" "$previous"; fi
 : > "$raw"
 started_at=$(date +%s)
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -225,6 +228,9 @@ for p in dnsdist gateway; do
     python3 "$here/report.py" parse-sessions "$work/sessions-$p.json" "$p" >>"$raw"
   else
     log "sessions via $p failed: $(cat "$work/sessions-$p.json" "$work/sessions-$p.err" | tail -n 3 | tr '\n' ' ')"
+    # What the proxy's sockets hold (unread datagrams: Recv-Q; drops: skmem d), for the failure's analysis.
+    ss -uanmp | grep -A1 "pid=${cpu_pid[$p]}," >"artifacts/bench/udp-sessions-$p-sockets.txt" || true
+    [[ -s "$work/sessions-$p.json" ]] && python3 "$here/report.py" parse-sessions "$work/sessions-$p.json" "$p" >>"$raw"
   fi
   alive
 done
@@ -245,5 +251,5 @@ python3 "$here/report.py" report \
   --command "$cmdline" --seconds "$T" --rounds "$ROUNDS" --rate "$RATE" --clients "$CLIENTS" \
   --outstanding "$OUTSTANDING" --sessions "$SESSIONS" --source "$SOURCE" --gateway-peak-rss-kb "$gw_rss_kb" \
   --dnsdist-peak-rss-kb "$dd_rss_kb" --wall "$(( $(date +%s) - started_at ))" --load-before "$load_before" \
-  --load-after "$(cut -d' ' -f1-3 /proc/loadavg)"
+  --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" --previous "$previous"
 log "wrote $out_md in $(( $(date +%s) - started_at )) s (raw: $raw)"
