@@ -273,10 +273,14 @@ def previous_run(path, med):
     old = medians([s for s in samples if "meta" not in s])
     parts = []
     for test, metric, what in [("max", "rps", "max qps"), ("fixed", "p99", "p99"), ("max", "cpu", "CPU, max rate"),
-                               ("fixed", "cpu", "CPU, fixed rate"), ("sessions", "mem", "memory per session")]:
+                               ("fixed", "cpu", "CPU, fixed rate"), ("sessions", "mem", "")]:
         def r(m):
             g, d = m.get((test, metric, "gateway")), m.get((test, metric, "dnsdist"))
             return f"{g / d:.2f}" if (g is not None and d) else "–"
+        if metric == "mem":
+            g_old, g_now = old.get((test, metric, "gateway")), med.get((test, metric, "gateway"))
+            parts.append(f"the gateway's memory per session {fmt(g_old, metric)} KiB (now {fmt(g_now, metric)})")
+            continue
         parts.append(f"{what} {r(old)} (now {r(med)})")
     return ["Run to run: the previous full run" + (f" ({meta['date']})" if meta.get("date") else "") +
             " measured gateway/dnsdist " + ", ".join(parts) + "."]
