@@ -38,10 +38,12 @@ if [[ "${1:-}" == "--smoke" ]]; then smoke=1; fi
 if (( smoke )); then
   T=1; ROUNDS=1; WARM=1; SESSIONS=10000
   out_md=artifacts/bench/udp-smoke.md; raw=artifacts/bench/udp-raw-smoke.jsonl
+  sockets_txt=artifacts/bench/udp-gateway-sockets-smoke.txt
   cmdline="./eng/bench/udp/run.sh --smoke"
 else
   T=8; ROUNDS=4; WARM=5; SESSIONS=10000
   out_md=docs/benchmarks.md; raw=artifacts/bench/udp-raw.jsonl
+  sockets_txt=artifacts/bench/udp-gateway-sockets.txt
   cmdline="./eng/bench/udp/run.sh"
 fi
 # The fixed rate: well below what both proxies hold on this machine (about a third of the slower one's maximum).
@@ -235,6 +237,11 @@ for p in dnsdist gateway; do
   alive
 done
 
+# The gateway's sockets with datagrams waiting unread (Recv-Q > 0) now that no query is in flight: sessions whose
+# reply loop has stopped reading ("stuck SOCKETS").
+gw_unread="$(ss -uanp | awk -v p="pid=$pid_gateway," 'index($0, p) {n++; if ($2 > 0) s++} END {print s + 0, n + 0}')"
+ss -uanmp | grep -A1 "pid=$pid_gateway," >"$sockets_txt" || true
+
 # ---------------------------------------------------------------- report
 cpu_model="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | sed -n 1p)"
 ver_dnsdist="$(dnsdist --version 2>&1 | sed -n 1p)"
@@ -251,5 +258,5 @@ python3 "$here/report.py" report \
   --command "$cmdline" --seconds "$T" --rounds "$ROUNDS" --rate "$RATE" --clients "$CLIENTS" \
   --outstanding "$OUTSTANDING" --sessions "$SESSIONS" --source "$SOURCE" --gateway-peak-rss-kb "$gw_rss_kb" \
   --dnsdist-peak-rss-kb "$dd_rss_kb" --wall "$(( $(date +%s) - started_at ))" --load-before "$load_before" \
-  --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" --previous "$previous"
+  --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" --previous "$previous" --gateway-unread "$gw_unread"
 log "wrote $out_md in $(( $(date +%s) - started_at )) s (raw: $raw)"
