@@ -260,7 +260,10 @@ def report(a):
         "  is lost. One such session among dnsperf's 32 costs about 3 % of the queries at the fixed rate and holds",
         "  dnsperf's outstanding slots for 2 s each, which is what the gateway's p99 of 2,000 ms and its shortfall",
         "  in the achieved rate show. The line above counts them at the end of each run; the socket listing is",
-        "  kept in `artifacts/bench/udp-gateway-sockets.txt`. A gateway bug, reported, not fixed here.",
+        "  kept in `artifacts/bench/udp-gateway-sockets.txt`. A process dump (dotnet-dump `dumpasync`, 2026-12-02)",
+        "  shows every session's reply loop, the stuck ones included, awaiting its zero-byte",
+        "  `ReceiveAsync(..., SocketFlags.Peek)` while the stuck sockets hold datagrams and are registered in the",
+        "  epoll set for input: a readiness wake-up that never comes. A gateway bug, reported, not fixed here.",
     ]
     section = "\n".join(lines)
 
