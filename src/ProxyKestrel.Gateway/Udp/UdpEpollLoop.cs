@@ -40,6 +40,8 @@ internal sealed unsafe class UdpEpollLoop : IDisposable
     private readonly ConcurrentQueue<Action> _commands = new();
     private int _wakePending;
     private volatile bool _stopping;
+    private readonly Lock _wakeLock = new();
+    private bool _wakeOpen = true;
 
     private object?[] _slots = new object?[64];
     private uint[] _generations = new uint[64];
@@ -114,7 +116,14 @@ internal sealed unsafe class UdpEpollLoop : IDisposable
         if (Interlocked.Exchange(ref _wakePending, 1) == 0)
         {
             ulong one = 1;
-            Write(_wakeFd, (byte*)&one, sizeof(ulong));
+            lock (_wakeLock)
+            {
+                // Closed once the loop has stopped: a late post (a session ended after the loop) wakes nothing.
+                if (_wakeOpen)
+                {
+                    Write(_wakeFd, (byte*)&one, sizeof(ulong));
+                }
+            }
         }
     }
 
@@ -375,7 +384,12 @@ internal sealed unsafe class UdpEpollLoop : IDisposable
         finally
         {
             NativeMemory.Free(events);
-            Close(_wakeFd);
+            lock (_wakeLock)
+            {
+                _wakeOpen = false;
+                Close(_wakeFd);
+            }
+
             Close(_epoll);
             NativeMemory.Free(_receiveMessages);
             NativeMemory.Free(_receiveVectors);

@@ -12,6 +12,8 @@ internal sealed class UdpSocketSession : UdpSession
     /// <summary>The largest datagram a backend can send back (IPv6 loopback allows more than IPv4's 65,507).</summary>
     private const int MaxReplySize = 65_535;
 
+    private static readonly byte[] s_peekByte = new byte[1];
+
     private readonly UdpSocketListener _listener;
 
     public UdpSocketSession(UdpSocketListener listener, in UdpSessionStart start, Socket backend)
@@ -35,7 +37,11 @@ internal sealed class UdpSocketSession : UdpSession
                 try
                 {
                     // Waits for a datagram without taking it (or a buffer): thousands of idle sessions hold no memory.
-                    await Backend.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek).ConfigureAwait(false);
+                    // One byte, not zero: .NET completes a zero-byte receive from the readiness event without asking
+                    // the socket, and on Linux such a peek could miss a datagram for good (the session then stayed
+                    // open with its replies queued unread, found by eng/bench/udp). Every session peeks into the same
+                    // byte; what lands there is never read.
+                    await Backend.ReceiveAsync(s_peekByte, SocketFlags.Peek).ConfigureAwait(false);
                 }
                 catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize)
                 {

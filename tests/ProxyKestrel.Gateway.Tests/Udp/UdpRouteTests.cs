@@ -114,6 +114,58 @@ public sealed class UdpRouteTests
     }
 
     [Fact]
+    public async Task Relay_FloodFromManyClients_EverySessionStillAnswersAfterwards()
+    {
+        // A flood may lose datagrams (UDP), but no session may stop relaying replies: after it, each client's next
+        // query is answered. (The Sockets transport's zero-byte peek once left some sessions deaf for good.)
+        await using UdpBackend backend = UdpBackend.Start("u1");
+        await using GatewayHost gateway = await GatewayHost.StartAsync(Json([backend]));
+        IPEndPoint route = gateway.UdpEndPointOf("dns");
+        UdpTestClient[] clients = [.. Enumerable.Range(0, 32).Select(i => new UdpTestClient(route, $"127.0.1.{1 + i}"))];
+        try
+        {
+            byte[] query = new byte[64];
+            await Task.WhenAll(clients.Select(async client =>
+            {
+                for (int n = 0; n < 1500; n++)
+                {
+                    await client.SendAsync(query);
+                    if (n % 50 == 0)
+                    {
+                        await Task.Yield();
+                    }
+                }
+            }));
+            await Task.WhenAll(clients.Select(client => client.DrainAsync(TimeSpan.FromMilliseconds(500))));
+
+            var deaf = new List<IPEndPoint>();
+            foreach (UdpTestClient client in clients)
+            {
+                string? reply = null;
+                for (int attempt = 0; attempt < 3 && reply is null; attempt++)
+                {
+                    await client.SendAsync("final");
+                    reply = await client.ReceiveUntilAsync(r => r.EndsWith(" final", StringComparison.Ordinal), TimeSpan.FromSeconds(2));
+                }
+
+                if (reply is null)
+                {
+                    deaf.Add(client.LocalEndPoint);
+                }
+            }
+
+            Assert.Empty(deaf);
+        }
+        finally
+        {
+            foreach (UdpTestClient client in clients)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Session_SameClientStaysOnItsDestination_NextClientGetsTheNextOne()
     {
         await using UdpBackend u1 = UdpBackend.Start("u1");

@@ -45,6 +45,30 @@ internal sealed class UdpTestClient : IDisposable
         }
     }
 
+    /// <summary>Reads and discards datagrams until none has come for <paramref name="quiet"/>.</summary>
+    public async Task DrainAsync(TimeSpan quiet)
+    {
+        while (await ReceiveAsync(quiet) is not null)
+        {
+        }
+    }
+
+    /// <summary>The first datagram (ASCII) that <paramref name="match"/> accepts, skipping others; null when none comes within <paramref name="timeout"/>.</summary>
+    public async Task<string?> ReceiveUntilAsync(Func<string, bool> match, TimeSpan timeout)
+    {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (Environment.TickCount64 < deadline)
+        {
+            string? text = await ReceiveAsync(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)));
+            if (text is null || match(text))
+            {
+                return text;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Sends <paramref name="text"/> and returns the reply (null: none within the timeout).</summary>
     public async Task<string?> ExchangeAsync(string text, TimeSpan? timeout = null)
     {
