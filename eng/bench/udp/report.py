@@ -134,7 +134,8 @@ def report(a):
         "  `setSecurityPollSuffix(\"\")`, otherwise its defaults: one UDP listener thread, one responder thread for",
         "  the backend, no packet cache (a cache would answer without the backend and without a header).",
         "- **Gateway.** Route `dns`: `Listen: [ \"127.0.0.1:PORT\" ]`, `IdleTimeout: 00:10:00`, `MaxSessions: 100000`;",
-        "  one session per client address and port, each with its own socket to the backend.",
+        "  one session per client address and port, each with its own socket to the backend. "
+        f"`UdpProxy:Transport`: {a.transport or 'Auto'} (`UDP_TRANSPORT=Sockets ./eng/bench/udp/run.sh` measures the other).",
         f"- **Load.** dnsperf from {a.source}, `-c{a.clients}` (so {a.clients} client ports, {a.clients} gateway "
         "sessions), the same",
         "  query (`hello.pk.test. A`) every time, plain DNS (the proxies add the header). *max*: "
@@ -268,11 +269,12 @@ def report(a):
     section = "\n".join(lines)
 
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-    if a.smoke == "1":
+    if a.smoke == "1" or not os.path.exists(a.out):
         with open(a.out, "w", encoding="utf-8") as f:
             f.write(f"{sections.begin_marker(NAME)}\n{section}\n{sections.end_marker(NAME)}\n")
     else:
         sections.replace(a.out, NAME, section)
+    if a.smoke != "1":
         with open(a.raw, "a", encoding="utf-8") as f:
             f.write(json.dumps({"meta": "run", "date": a.date}) + "\n")
 
@@ -313,7 +315,8 @@ def main():
         p = argparse.ArgumentParser()
         for k in ["raw", "out", "smoke", "date", "cpu", "cores", "kernel", "dnsdist", "unbound", "dnsperf", "dotnet",
                   "command", "seconds", "rounds", "rate", "clients", "outstanding", "sessions", "source",
-                  "gateway-peak-rss-kb", "dnsdist-peak-rss-kb", "wall", "load-before", "load-after", "previous", "gateway-unread"]:
+                  "gateway-peak-rss-kb", "dnsdist-peak-rss-kb", "wall", "load-before", "load-after", "previous", "gateway-unread",
+                  "transport"]:
             p.add_argument("--" + k, default="")
         report(p.parse_args(sys.argv[2:]))
     else:

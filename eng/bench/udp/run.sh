@@ -46,6 +46,19 @@ else
   sockets_txt=artifacts/bench/udp-gateway-sockets.txt
   cmdline="./eng/bench/udp/run.sh"
 fi
+# UDP_TRANSPORT=Sockets|Epoll|Auto (default Auto, which is Epoll on Linux): the gateway's UdpProxy:Transport. Only the
+# default run rewrites docs/benchmarks.md; another transport's full run writes artifacts/bench/udp-TRANSPORT.md.
+UDP_TRANSPORT="${UDP_TRANSPORT:-Auto}"
+case "$UDP_TRANSPORT" in
+  Auto) gw_transport=Epoll ;;
+  Epoll|Sockets) gw_transport=$UDP_TRANSPORT ;;
+  *) echo "UDP_TRANSPORT must be Auto, Epoll or Sockets, not '$UDP_TRANSPORT'" >&2; exit 2 ;;
+esac
+if (( ! smoke )) && [[ "$UDP_TRANSPORT" != Auto ]]; then
+  out_md="artifacts/bench/udp-${UDP_TRANSPORT,,}.md"; raw="artifacts/bench/udp-raw-${UDP_TRANSPORT,,}.jsonl"
+  sockets_txt="artifacts/bench/udp-gateway-sockets-${UDP_TRANSPORT,,}.txt"
+  cmdline="UDP_TRANSPORT=$UDP_TRANSPORT ./eng/bench/udp/run.sh"
+fi
 # The fixed rate: well below what both proxies hold on this machine (about a third of the slower one's maximum).
 RATE="${UDP_BENCH_RATE:-10000}"
 CLIENTS=32; OUTSTANDING=256; SOURCE=127.0.0.2
@@ -138,13 +151,14 @@ cat >"$work/gateway.json" <<EOF
   "TcpProxy": { "DrainTimeout": "00:00:02", "Routes": { "smtp": { "Listen": "127.0.0.1:0" } } },
   "UdpProxy": {
     "DrainTimeout": "00:00:01",
+    "Transport": "$UDP_TRANSPORT",
     "Routes": {
       "dns": { "Listen": [ "127.0.0.1:$GW" ], "ClusterId": "unbound", "IdleTimeout": "00:10:00", "MaxSessions": 100000 }
     }
   }
 }
 EOF
-log "gateway on $GW"
+log "gateway on $GW (UdpProxy:Transport $UDP_TRANSPORT)"
 (cd "$gateway_dir" && exec dotnet Gateway.dll --urls http://127.0.0.1:0 --Admin:Urls http://127.0.0.1:0 \
   --config "$work/gateway.json") >"$work/gateway.log" 2>&1 &
 pids+=($!); pid_gateway=$!
@@ -258,5 +272,6 @@ python3 "$here/report.py" report \
   --command "$cmdline" --seconds "$T" --rounds "$ROUNDS" --rate "$RATE" --clients "$CLIENTS" \
   --outstanding "$OUTSTANDING" --sessions "$SESSIONS" --source "$SOURCE" --gateway-peak-rss-kb "$gw_rss_kb" \
   --dnsdist-peak-rss-kb "$dd_rss_kb" --wall "$(( $(date +%s) - started_at ))" --load-before "$load_before" \
-  --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" --previous "$previous" --gateway-unread "$gw_unread"
+  --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" --previous "$previous" --gateway-unread "$gw_unread" \
+  --transport "$gw_transport"
 log "wrote $out_md in $(( $(date +%s) - started_at )) s (raw: $raw)"
