@@ -98,11 +98,14 @@ internal sealed class DestinationConnector
         _healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, reactivation);
     }
 
-    /// <summary><c>tcp://host:port</c> (host an IP literal or a DNS name), or a bare <c>host:port</c>.</summary>
+    /// <summary>
+    /// <c>tcp://host:port</c> (host an IP literal or a DNS name), a bare <c>host:port</c>, or a YARP HTTP destination's
+    /// <c>http(s)://host:port</c> (a cluster that serves both kinds of route); never a UDP destination (<c>udp://</c>).
+    /// </summary>
     public static EndPoint ParseAddress(string address)
     {
         string text = address.Contains("://", StringComparison.Ordinal) ? address : "tcp://" + address;
-        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Port <= 0 || !string.Equals(uri.Scheme, "tcp", StringComparison.OrdinalIgnoreCase))
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Port <= 0 || string.Equals(uri.Scheme, Udp.UdpDestination.Scheme, StringComparison.OrdinalIgnoreCase))
         {
             throw new FormatException($"'{address}' is not a TCP destination; expected tcp://HOST:PORT.");
         }

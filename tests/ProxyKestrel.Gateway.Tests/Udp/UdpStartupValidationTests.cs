@@ -60,5 +60,7 @@ public sealed class UdpStartupValidationTests
         Assert.Throws<FormatException>(() => DestinationConnector.ParseAddress("udp://127.0.0.1:53"));
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 53), DestinationConnector.ParseAddress("tcp://127.0.0.1:53"));
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 53), DestinationConnector.ParseAddress("127.0.0.1:53"));
+        // A cluster may serve an HTTP route and a TCP route at once (HttpAndTcpLeastRequestsTests).
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 8080), DestinationConnector.ParseAddress("http://127.0.0.1:8080"));
     }
 }
