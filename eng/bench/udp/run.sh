@@ -265,6 +265,7 @@ ver_dotnet="$(dotnet --version)"
 gw_rss_kb="$(awk '/^VmHWM/ {print $2}' "/proc/$pid_gateway/status" 2>/dev/null || echo "")"
 dd_rss_kb="$(awk '/^VmHWM/ {print $2}' "/proc/$pid_dnsdist/status" 2>/dev/null || echo "")"
 
+cp "$work/gateway.log" "${sockets_txt%.txt}.log" 2>/dev/null || true
 python3 "$here/report.py" report \
   --raw "$raw" --out "$out_md" --smoke "$smoke" \
   --date "$(date -u '+%Y-%m-%d %H:%M')" --cpu "$cpu_model" --cores "$(nproc)" --kernel "$(uname -r)" \

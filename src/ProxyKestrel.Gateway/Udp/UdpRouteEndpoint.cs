@@ -242,6 +242,13 @@ internal abstract class UdpRouteEndpoint : IAsyncDisposable
     /// <summary>Replies could not be read or passed on.</summary>
     internal void ReplyFailed(UdpSession session) => End(session, "server_error", "SD");
 
+    /// <summary>Relaying replies failed unexpectedly: logged with the exception (179), counted, and the session ends.</summary>
+    internal void ReplyLoopFailed(UdpSession session, Exception exception)
+    {
+        Failed(exception);
+        End(session, "server_error", "SD");
+    }
+
     protected void MarkUnhealthy(ClusterState cluster, DestinationState destination, string reason)
     {
         UdpProxyLog.DestinationUnreachable(Context.Logger, Route.RouteId, destination.DestinationId, destination.Model.Config.Address, cluster.ClusterId, reason + "; marked unhealthy");

@@ -50,8 +50,14 @@ internal sealed class UdpSocketListener : UdpRouteEndpoint
 
     protected override void StartReceiving() => _receiveLoop = Task.Run(ReceiveLoopAsync);
 
-    internal ValueTask<int> SendToClientAsync(ReadOnlyMemory<byte> datagram, SocketAddress client) =>
-        _socket.SendToAsync(datagram, SocketFlags.None, client, _stopping.Token);
+    /// <summary>
+    /// Sends a reply to its client. Synchronous: every session's reply loop sends on this one socket at once, and the
+    /// <c>SendToAsync(..., SocketAddress, ...)</c> overload shares one cached operation per socket that concurrent
+    /// callers corrupted (a <see cref="NullReferenceException"/> inside it, found by eng/bench/udp); a datagram send does
+    /// not wait unless the socket's send buffer is full.
+    /// </summary>
+    internal int SendToClient(ReadOnlySpan<byte> datagram, SocketAddress client) =>
+        _socket.SendTo(datagram, SocketFlags.None, client);
 
     private async Task ReceiveLoopAsync()
     {

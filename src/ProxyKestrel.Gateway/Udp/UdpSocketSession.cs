@@ -37,10 +37,9 @@ internal sealed class UdpSocketSession : UdpSession
                 try
                 {
                     // Waits for a datagram without taking it (or a buffer): thousands of idle sessions hold no memory.
-                    // One byte, not zero: .NET completes a zero-byte receive from the readiness event without asking
-                    // the socket, and on Linux such a peek could miss a datagram for good (the session then stayed
-                    // open with its replies queued unread, found by eng/bench/udp). Every session peeks into the same
-                    // byte; what lands there is never read.
+                    // One byte, not zero: .NET completes a zero-byte receive from the readiness event alone, a one-byte
+                    // peek always asks the socket. Every session peeks into the same byte; what lands there is never
+                    // read.
                     await Backend.ReceiveAsync(s_peekByte, SocketFlags.Peek).ConfigureAwait(false);
                 }
                 catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize)
@@ -52,7 +51,7 @@ internal sealed class UdpSocketSession : UdpSession
                 try
                 {
                     int n = await Backend.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
-                    await _listener.SendToClientAsync(buffer.AsMemory(0, n), ReplyTo).ConfigureAwait(false);
+                    _listener.SendToClient(buffer.AsSpan(0, n), ReplyTo);
                     _listener.SentDown(this, n);
                 }
                 finally
@@ -76,6 +75,11 @@ internal sealed class UdpSocketSession : UdpSession
         catch (SocketException)
         {
             _listener.ReplyFailed(this);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Never a session left open with nobody reading its replies: logged (179), counted, ended.
+            _listener.ReplyLoopFailed(this, e);
         }
     }
 }
