@@ -75,15 +75,7 @@ internal static class TcpProxyConfigReader
                     drain = ReadTimeSpan(child, errors) ?? drain;
                     break;
                 case "Transport":
-                    if (Match(child.Value?.Trim() ?? string.Empty, Enum.GetNames<TcpProxyTransport>()) is { } name)
-                    {
-                        transport = Enum.Parse<TcpProxyTransport>(name);
-                    }
-                    else
-                    {
-                        errors.Add($"{child.Path}: '{child.Value}' is not a transport; allowed: {string.Join(", ", Enum.GetNames<TcpProxyTransport>())}.");
-                    }
-
+                    transport = ReadTransport(child, errors) ?? transport;
                     break;
                 default:
                     errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", SectionKeys)}.");
@@ -123,15 +115,7 @@ internal static class TcpProxyConfigReader
                     route = route with { AllowedClients = ReadList(child) };
                     break;
                 case nameof(TcpRouteConfig.MaxConnections):
-                    if (int.TryParse(child.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int max))
-                    {
-                        route = route with { MaxConnections = max };
-                    }
-                    else
-                    {
-                        errors.Add($"{child.Path}: '{child.Value}' is not a whole number; allowed: 1 or more.");
-                    }
-
+                    route = route with { MaxConnections = ReadWholeNumber(child, errors, "1 or more") ?? route.MaxConnections };
                     break;
                 case nameof(TcpRouteConfig.AcceptProxyProtocol):
                     route = route with { AcceptProxyProtocol = ReadAcceptProxyProtocol(child, errors) };
@@ -143,15 +127,7 @@ internal static class TcpProxyConfigReader
                     route = route with { InspectTimeout = ReadTimeSpan(child, errors) ?? route.InspectTimeout };
                     break;
                 case nameof(TcpRouteConfig.MaxInspectBytes):
-                    if (int.TryParse(child.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int bytes))
-                    {
-                        route = route with { MaxInspectBytes = bytes };
-                    }
-                    else
-                    {
-                        errors.Add($"{child.Path}: '{child.Value}' is not a whole number; allowed: 1 to {TcpRouteConfig.MaxMaxInspectBytes}.");
-                    }
-
+                    route = route with { MaxInspectBytes = ReadWholeNumber(child, errors, $"1 to {TcpRouteConfig.MaxMaxInspectBytes}") ?? route.MaxInspectBytes };
                     break;
                 case nameof(TcpRouteConfig.Protocol):
                     if (Match(child.Value?.Trim() ?? string.Empty, Enum.GetNames<TcpRouteProtocol>()) is { } protocol)
@@ -183,15 +159,7 @@ internal static class TcpProxyConfigReader
                     route = route with { FailedLoginDelay = ReadTimeSpan(child, errors) ?? route.FailedLoginDelay };
                     break;
                 case nameof(TcpRouteConfig.MaxLineLength):
-                    if (int.TryParse(child.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int line))
-                    {
-                        route = route with { MaxLineLength = line };
-                    }
-                    else
-                    {
-                        errors.Add($"{child.Path}: '{child.Value}' is not a whole number; allowed: {TcpRouteConfig.MinMaxLineLength} to {TcpRouteConfig.MaxMaxLineLength}.");
-                    }
-
+                    route = route with { MaxLineLength = ReadWholeNumber(child, errors, $"{TcpRouteConfig.MinMaxLineLength} to {TcpRouteConfig.MaxMaxLineLength}") ?? route.MaxLineLength };
                     break;
                 case nameof(TcpRouteConfig.ServerName):
                     route = route with { ServerName = child.Value ?? string.Empty };
@@ -363,6 +331,30 @@ internal static class TcpProxyConfigReader
         }
 
         return [.. section.GetChildren().Select(item => item.Value ?? string.Empty)];
+    }
+
+    /// <summary>The whole number <paramref name="section"/> holds; null (and an error naming <paramref name="allowed"/>) when it is not one.</summary>
+    internal static int? ReadWholeNumber(IConfigurationSection section, List<string> errors, string allowed)
+    {
+        if (int.TryParse(section.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int value))
+        {
+            return value;
+        }
+
+        errors.Add($"{section.Path}: '{section.Value}' is not a whole number; allowed: {allowed}.");
+        return null;
+    }
+
+    /// <summary>The transport <paramref name="section"/> names (TCP and UDP routes alike); null (and an error) when it names none.</summary>
+    internal static TcpProxyTransport? ReadTransport(IConfigurationSection section, List<string> errors)
+    {
+        if (Match(section.Value?.Trim() ?? string.Empty, Enum.GetNames<TcpProxyTransport>()) is { } name)
+        {
+            return Enum.Parse<TcpProxyTransport>(name);
+        }
+
+        errors.Add($"{section.Path}: '{section.Value}' is not a transport; allowed: {string.Join(", ", Enum.GetNames<TcpProxyTransport>())}.");
+        return null;
     }
 
     /// <summary>The time span <paramref name="section"/> holds; null (and an error) when it is not one.</summary>

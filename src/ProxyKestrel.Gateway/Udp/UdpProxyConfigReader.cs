@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using ProxyKestrel.Gateway.Configuration;
 
@@ -40,15 +39,7 @@ internal static class UdpProxyConfigReader
                     config = config with { DrainTimeout = TcpProxyConfigReader.ReadTimeSpan(child, errors) ?? config.DrainTimeout };
                     break;
                 case nameof(UdpProxyConfig.Transport):
-                    if (TcpProxyConfigReader.Match(child.Value?.Trim() ?? string.Empty, Enum.GetNames<TcpProxyTransport>()) is { } name)
-                    {
-                        config = config with { Transport = Enum.Parse<TcpProxyTransport>(name) };
-                    }
-                    else
-                    {
-                        errors.Add($"{child.Path}: '{child.Value}' is not a transport; allowed: {string.Join(", ", Enum.GetNames<TcpProxyTransport>())}.");
-                    }
-
+                    config = config with { Transport = TcpProxyConfigReader.ReadTransport(child, errors) ?? config.Transport };
                     break;
                 default:
                     errors.Add($"{child.Path}: unknown key; allowed keys: {string.Join(", ", SectionKeys)}.");
@@ -76,15 +67,7 @@ internal static class UdpProxyConfigReader
                     route = route with { IdleTimeout = TcpProxyConfigReader.ReadTimeSpan(child, errors) ?? route.IdleTimeout };
                     break;
                 case nameof(UdpRouteConfig.MaxSessions):
-                    if (int.TryParse(child.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int max))
-                    {
-                        route = route with { MaxSessions = max };
-                    }
-                    else
-                    {
-                        errors.Add($"{child.Path}: '{child.Value}' is not a whole number; allowed: 1 or more.");
-                    }
-
+                    route = route with { MaxSessions = TcpProxyConfigReader.ReadWholeNumber(child, errors, "1 or more") ?? route.MaxSessions };
                     break;
                 case nameof(UdpRouteConfig.AcceptProxyProtocol):
                     if (child.GetSection(nameof(ProxyProtocolOptions.HeaderTimeout)).Value is not null)
